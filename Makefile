@@ -1,0 +1,37 @@
+# Every target runs inside .venv, which `make setup` builds from nothing but python3.
+# torch is pinned through constraints.txt so CPU machines get the CPU wheel.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_OUT ?= runs/demo
+
+.PHONY: setup demo test lint bench check clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,hf]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pv validate contracts/
+	$(BIN)/distill run --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache .coverage
