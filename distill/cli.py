@@ -3,12 +3,401 @@ DistillError subclasses become one-line errors with exit 1."""
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
 from distill import __version__
+from distill.config import STUDENT_SCHEDULE, TEACHER_SCHEDULE, Schedule
+from distill.errors import DistillError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _refusals(func: F) -> F:
+    """Turn a DistillError into `error: <message>` on stderr and exit 1; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DistillError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _common(func: F) -> F:
+    func = click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where to run; bf16 autocast is used on CUDA.",
+    )(func)
+    return click.option(
+        "--quiet", is_flag=True, help="No progress bar (it is also off when not a tty)."
+    )(func)
+
+
+def _data(func: F) -> F:
+    func = click.option(
+        "--data",
+        "data_paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Text file(s) to train on (repeatable); default: the embedded pydoc corpus.",
+    )(func)
+    func = click.option(
+        "--seq-len",
+        default=128,
+        show_default=True,
+        type=int,
+        help="Tokens per training window, in [2, 65536].",
+    )(func)
+    return click.option(
+        "--val-fraction",
+        default=0.1,
+        show_default=True,
+        type=float,
+        help="Tail of the corpus held out for validation, in [0.01, 0.5].",
+    )(func)
+
+
+def _schedule(defaults: Schedule) -> Callable[[F], F]:
+    epochs, steps, lr = defaults.epochs, defaults.steps_per_epoch, defaults.lr
+
+    def deco(func: F) -> F:
+        options = [
+            click.option(
+                "--epochs",
+                default=epochs,
+                show_default=True,
+                type=int,
+                help="Epochs (a checkpoint after each), in [1, 100000].",
+            ),
+            click.option(
+                "--steps-per-epoch",
+                default=steps,
+                show_default=True,
+                type=int,
+                help="Optimizer steps per epoch; 0 = one pass over the data.",
+            ),
+            click.option(
+                "--batch-size",
+                default=16,
+                show_default=True,
+                type=int,
+                help="Windows per micro-batch, in [1, 4096].",
+            ),
+            click.option(
+                "--grad-accum",
+                default=1,
+                show_default=True,
+                type=int,
+                help="Micro-batches per optimizer step, in [1, 1024].",
+            ),
+            click.option(
+                "--lr",
+                default=lr,
+                show_default=True,
+                type=float,
+                help="Peak AdamW learning rate, in (0, 1].",
+            ),
+            click.option(
+                "--warmup-steps",
+                default=20,
+                show_default=True,
+                type=int,
+                help="Linear warmup steps before cosine decay, >= 0.",
+            ),
+            click.option(
+                "--seed",
+                default=0,
+                show_default=True,
+                type=int,
+                help="Seed for initialisation and data order, >= 0.",
+            ),
+            click.option(
+                "--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."
+            ),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return deco
+
+
+def _train_config(**kw: Any) -> Any:
+    from distill.config import TrainConfig
+
+    return TrainConfig(**kw)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="distill")
 def main() -> None:
     """Knowledge distillation for causal LMs: pretrain, precompute, train, generate, run."""
+
+
+@main.command()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory to create (the model lands in OUT/model).",
+)
+@click.option(
+    "--model-size",
+    default="small",
+    show_default=True,
+    help="Named size (tiny, small, medium) or a JSON file of GPT config fields.",
+)
+@_data
+@_schedule(TEACHER_SCHEDULE)
+@_common
+@_refusals
+def pretrain(
+    out: Path,
+    model_size: str,
+    data_paths: tuple[Path, ...],
+    seq_len: int,
+    val_fraction: float,
+    device: str,
+    quiet: bool,
+    resume: bool,
+    **kw: Any,
+) -> None:
+    """Train a model from scratch with cross-entropy (the teacher, or the baseline)."""
+    from distill import stages
+    from distill.config import DataConfig
+
+    outcome = stages.pretrain(
+        out_dir=out,
+        data_paths=data_paths,
+        size=model_size,
+        data_cfg=DataConfig(seq_len=seq_len, val_fraction=val_fraction),
+        cfg=_train_config(alpha=0.0, **kw),
+        device=device,
+        resume=resume,
+        quiet=quiet,
+    )
+    _report(outcome.model_dir, outcome.metadata)
+
+
+@main.command()
+@click.option(
+    "--teacher",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Teacher model directory, or a run directory that holds one.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory to write OUT/teacher_logits/ into.",
+)
+@click.option(
+    "--top-k",
+    default=32,
+    show_default=True,
+    type=int,
+    help="Logits kept per token, in [0, vocab]; 0 keeps all of them.",
+)
+@click.option(
+    "--batch-size",
+    default=32,
+    show_default=True,
+    type=int,
+    help="Windows per teacher forward pass, in [1, 4096].",
+)
+@click.option(
+    "--max-windows",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Cache only the first N training windows; 0 = all.",
+)
+@_data
+@_common
+@_refusals
+def precompute(
+    teacher: Path,
+    out: Path,
+    top_k: int,
+    batch_size: int,
+    max_windows: int,
+    data_paths: tuple[Path, ...],
+    seq_len: int,
+    val_fraction: float,
+    device: str,
+    quiet: bool,
+) -> None:
+    """Run the frozen teacher once and cache its logits (byte-deterministic)."""
+    from distill import stages
+    from distill.config import DataConfig, PrecomputeConfig
+
+    path = stages.precompute(
+        teacher_path=teacher,
+        out_dir=out,
+        data_paths=data_paths,
+        data_cfg=DataConfig(seq_len=seq_len, val_fraction=val_fraction),
+        cfg=PrecomputeConfig(top_k=top_k, batch_size=batch_size, max_windows=max_windows),
+        device=device,
+        quiet=quiet,
+    )
+    click.echo(f"cache: {path}")
+
+
+@main.command("train")
+@click.option(
+    "--cache",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory holding teacher_logits/ (made by precompute).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory to create (the student lands in OUT/student).",
+)
+@click.option(
+    "--student",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Initial student: a model or run directory (default: a fresh GPT).",
+)
+@click.option(
+    "--student-size",
+    default="tiny",
+    show_default=True,
+    help="Size of a fresh student: tiny, small, medium or a JSON config file.",
+)
+@click.option(
+    "--alpha",
+    default=0.7,
+    show_default=True,
+    type=float,
+    help="Weight of the KL term, in [0, 1]; 1 - alpha weighs the CE term.",
+)
+@click.option(
+    "--temperature",
+    default=2.0,
+    show_default=True,
+    type=float,
+    help="Softmax temperature T of the KL term, in (0, 100].",
+)
+@_schedule(STUDENT_SCHEDULE)
+@_common
+@_refusals
+def train_cmd(
+    cache: Path,
+    out: Path,
+    student: Path | None,
+    student_size: str,
+    device: str,
+    quiet: bool,
+    resume: bool,
+    **kw: Any,
+) -> None:
+    """Distil a student from cached teacher logits (never runs the teacher)."""
+    from distill import stages
+
+    cfg = _train_config(**kw)
+    outcome = stages.distill(
+        cache_path=cache,
+        out_dir=out,
+        student_path=student,
+        size=student_size,
+        cfg=cfg,
+        device=device,
+        resume=resume,
+        quiet=quiet,
+    )
+    _report(outcome.model_dir, outcome.metadata)
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model directory, or a run directory that holds one.",
+)
+@click.option("--prompt", default="The ", show_default=True, help="Text to continue.")
+@click.option(
+    "--max-new-tokens",
+    default=200,
+    show_default=True,
+    type=int,
+    help="Tokens to sample, in [0, 1000000].",
+)
+@click.option(
+    "--temperature",
+    default=0.8,
+    show_default=True,
+    type=float,
+    help="Sampling temperature in [0, 100]; 0 is greedy.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed, >= 0.")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to run.",
+)
+@_refusals
+def generate(
+    model_path: Path, prompt: str, max_new_tokens: int, temperature: float, seed: int, device: str
+) -> None:
+    """Sample text from a trained model."""
+    from distill import stages
+
+    click.echo(
+        stages.generate(
+            model_path=model_path,
+            prompt=prompt,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+            device=device,
+        )
+    )
+
+
+@main.command()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for the whole demo: teacher/, cache/, distill/ (the student run).",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for every stage, >= 0.")
+@_common
+@_refusals
+def run(out: Path, seed: int, device: str, quiet: bool) -> None:
+    """Pretrain a teacher, cache its logits, distil a student, sample from it."""
+    from distill import pipeline
+
+    pipeline.run_all(out_dir=out, seed=seed, device=device, quiet=quiet, echo=click.echo)
+
+
+def _report(model_dir: Path, metadata: dict[str, Any]) -> None:
+    last = metadata["epochs"][-1]
+    click.echo(f"model: {model_dir}")
+    click.echo(
+        f"val_loss: {last['val_loss']:.4f}  train_loss: {last['train_loss']:.4f}  "
+        f"tokens/s: {last['tokens_per_second']:,.0f}"
+    )
+    gate = metadata["drift_gate"]
+    click.echo(f"drift gate: changed {gate['relative_change']:.1%} (> {gate['tolerance']:.0%})")

@@ -21,7 +21,106 @@ def main() -> None:
 # --- validate / schema ------------------------------------------------------------------
 
 
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--no-cache", is_flag=True, help="Ignore and do not write the result cache.")
+@click.argument("paths", nargs=-1, type=click.Path())
+def validate(fmt: str, strict: bool, no_cache: bool, paths: tuple[str, ...]) -> None:
+    """Validate contract files or folders (searched recursively for *.yaml / *.yml).
+
+    Exit 0 when there are no errors, 1 on errors (or warnings with --strict), 2 when a PATH
+    does not exist or no contract file was found. Results are cached by content in
+    .pv-cache/ (or $PV_CACHE_DIR)."""
+    import sys
+
+    from pv import validate as validate_mod
+
+    if not paths:
+        raise click.UsageError("give at least one contract file or folder")
+    files, missing = validate_mod.discover(paths)
+    for arg in missing:
+        click.echo(f"pv validate: error: no such file or folder: {arg}", err=True)
+    if missing or not files:
+        if not missing:
+            click.echo("pv validate: error: no *.yaml / *.yml file found", err=True)
+        sys.exit(2)
+    cache = None
+    if not no_cache:
+        from pv.cache import Cache
+
+        cache = Cache.open()
+    from pv.report import REPORTERS
+
+    report = validate_mod.validate_paths(files, cache=cache)
+    click.echo(REPORTERS[fmt](report), nl=False)
+    sys.exit(1 if report.errors or (strict and report.warnings) else 0)
+
+
+@main.command()
+@click.option(
+    "--kind",
+    type=click.Choice(["contract", "binding"]),
+    default="contract",
+    show_default=True,
+    help="Which schema to print.",
+)
+def schema(kind: str) -> None:
+    """Print the JSON Schema (draft 2020-12) that contracts are validated against."""
+    from pv.schema import schema_text
+
+    click.echo(schema_text(kind), nl=False)  # type: ignore[arg-type]  # click.Choice checked it
+
+
 # --- falsify ----------------------------------------------------------------------------
 
 
+@main.command()
+@click.option("--mutants", is_flag=True, help="Also run each check once per mutant it names.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.argument("contracts", nargs=-1, type=click.Path(exists=True))
+def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
+    """Run the checks bound to the CONTRACTS' falsification ids (default: contracts/) and
+    print each id's state; exit 1 unless every id passed (and, with --mutants, every mutant
+    was killed), 2 when there is nothing to check."""
+    # Local imports: this section must not touch the shared import block at the top.
+    import json
+    import sys
+    from pathlib import Path
+
+    from pv import falsify as falsify_mod
+
+    result = falsify_mod.run([Path(c) for c in contracts], mutants=mutants, root=Path.cwd())
+    code = result.exit_code
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        if code == 1 and result.output:
+            click.echo(result.output.rstrip())
+        for line in falsify_mod.render_text(result.report):
+            click.echo(line)
+        if result.mutants_run and result.error is None:
+            for line in falsify_mod.render_mutants(result.mutants):
+                click.echo(line)
+    if result.error is not None:
+        click.echo(f"pv falsify: error: {result.error}", err=True)
+    elif code == 2:
+        click.echo("pv falsify: nothing to check (no contract or no falsification id)", err=True)
+    sys.exit(code)
+
+
 # --- drift / gate / status / audit / coverage / graph / diff / equations -----------------
+# Defined in pv/commands.py (light to import: each command imports its module when run).
+from pv.commands import COMMANDS  # noqa: E402 - registered once the group exists
+
+for _command in COMMANDS:
+    main.add_command(_command)

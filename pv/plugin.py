@@ -1,13 +1,267 @@
-"""pytest plugin `pv`: registers the `falsifies` marker and maps test results back to
-falsification ids. Imported by pytest on every run, so it imports nothing heavy."""
+"""pytest plugin `pv`: registers the `falsifies` and `mutants` markers and maps test results
+back to falsification ids (serially and under xdist, where the controller aggregates).
+Imported by pytest on every run, so it imports nothing heavy and stays silent unless asked."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from pv.bind import CheckResult, DeclaredId, IdState, Outcome, contract_files, resolve, undeclared
+
+IDS_PROPERTY = "pv_falsifies"
+MUTANTS_PROPERTY = "pv_mutants"
+APPLIED_PROPERTY = "pv_mutant_applied"
+MUTANT_ERROR_PROPERTY = "pv_mutant_error"
+_PLUGIN_NAME = "pv-session"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pv", "falsification ids (pv)")
+    group.addoption(
+        "--pv-contracts",
+        action="append",
+        metavar="PATH",
+        help="contract file or folder whose falsification ids to report (repeatable; "
+        "default: contracts/ under the rootdir when it exists)",
+    )
+    group.addoption(
+        "--pv-strict",
+        action="store_true",
+        default=False,
+        help="fail the session unless every declared id is passed (zero ids never pass)",
+    )
+    group.addoption("--pv-report", metavar="FILE", help="write the id report as JSON to FILE")
+    group.addoption(
+        "--pv-only-bound",
+        action="store_true",
+        default=False,
+        help="deselect every test that is not bound to an id of the loaded contracts",
+    )
+    parser.addini("pv_contracts", "contract files or folders (rootdir-relative)", type="args")
+    parser.addini("pv_strict", "as --pv-strict", type="bool", default=False)
+    parser.addini("pv_report", "as --pv-report (rootdir-relative)", type="string", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "falsifies(*ids): this test is the executable check behind the given FALSIFY ids",
+    )
+    config.addinivalue_line(
+        "markers",
+        "mutants(*names): deliberate breaks this check must kill (see `pv falsify --mutants`)",
+    )
+    config.addinivalue_line("markers", "cli(*paths): this test exercises a CLI command (pv drift)")
+    # State lives on a per-config plugin object, never in module globals: pytester runs
+    # many sessions in one process.
+    config.pluginmanager.register(PvSession(config), _PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+
+
+def _marker_args(item: pytest.Item, name: str) -> list[str]:
+    return [str(arg) for mark in item.iter_markers(name) for arg in mark.args]
+
+
+class PvSession:
+    """One session's accumulator: collected checks, their phase outcomes, the final states."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.strict = bool(config.getoption("pv_strict") or config.getini("pv_strict"))
+        report = config.getoption("pv_report") or config.getini("pv_report")
+        self.report_path = Path(report) if report else None
+        if self.report_path and not config.getoption("pv_report"):
+            self.report_path = config.rootpath / self.report_path
+        self.only_bound = bool(config.getoption("pv_only_bound"))
+        self.explicit = bool(config.getoption("pv_contracts") or self.strict or self.report_path)
+        self.collected: dict[str, list[str]] = {}
+        self.phases: dict[str, dict[str, Any]] = {}
+        self.load_errors: list[str] = []
+        self.states: list[IdState] = []
+        self._declared: list[DeclaredId] | None = None
+
+    # --- contracts ------------------------------------------------------------------------
+
+    def contract_paths(self) -> list[Path]:
+        given: list[str] = self.config.getoption("pv_contracts") or []
+        base = Path.cwd()
+        if not given:
+            given, base = list(self.config.getini("pv_contracts")), self.config.rootpath
+        if not given:
+            default = self.config.rootpath / "contracts"
+            return [default] if default.is_dir() else []
+        return [p if p.is_absolute() else base / p for p in map(Path, given)]
+
+    @property
+    def declared(self) -> list[DeclaredId]:
+        """The contracts' ids, loaded once on first use (never at import, never per test)."""
+        if self._declared is None:
+            self._declared = self._load()
+        return self._declared
+
+    def _load(self) -> list[DeclaredId]:
+        from pv.bind import declared_ids
+        from pv.load import load_file
+
+        out: list[DeclaredId] = []
+        paths = self.contract_paths()
+        self.load_errors = [
+            f"{p}: no such contract file or folder" for p in paths if not p.exists()
+        ]
+        for path in contract_files(paths):
+            doc = load_file(path, display=self._display(path))
+            if doc.data is None:
+                self.load_errors.extend(f"{f.file}:{f.line}: {f.message}" for f in doc.findings)
+                continue
+            out.extend(declared_ids(doc.file, doc.data))
+        return out
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.config.rootpath.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    @property
+    def active(self) -> bool:
+        """Speak only when asked (a --pv-* option or ini key) or when checks were collected."""
+        return self.explicit or any(self.collected.values())
+
+    def results(self) -> list[CheckResult]:
+        return [r for r in (_fold(n, rec) for n, rec in self.phases.items()) if r is not None]
+
+    # --- hooks ----------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Tag each check's reports with its ids (user_properties travel to the xdist
+        controller) and remember every collected check, so one never run is `not-run`."""
+        for item in items:
+            ids, mutants = _marker_args(item, "falsifies"), _marker_args(item, "mutants")
+            if ids:
+                item.user_properties.append((IDS_PROPERTY, ids))
+            if mutants:
+                item.user_properties.append((MUTANTS_PROPERTY, mutants))
+            self.collected[item.nodeid] = ids
+        if self.only_bound:
+            self._deselect_unbound(items)
+
+    def _deselect_unbound(self, items: list[pytest.Item]) -> None:
+        known = {d.id for d in self.declared}
+        named = {ref.nodeid for d in self.declared for ref in d.refs if ref.nodeid is not None}
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            bound = known.intersection(self.collected[item.nodeid])
+            (keep if bound or item.nodeid.split("[", 1)[0] in named else drop).append(item)
+        if drop:
+            self.config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Fold each phase into the per-check record (on the controller under xdist)."""
+        record = self.phases.setdefault(report.nodeid, {"phases": {}, "duration": 0.0, "props": {}})
+        outcome = report.outcome
+        if outcome == "skipped" and hasattr(report, "wasxfail"):
+            outcome = "failed"  # an expected failure is still a check that did not pass
+        record["phases"][report.when] = outcome
+        record["duration"] += report.duration
+        record["props"].update((k, v) for k, v in report.user_properties if k.startswith("pv_"))
+        ids = record["props"].get(IDS_PROPERTY, [])
+        if report.failed and ids and not hasattr(self.config, "workerinput"):
+            self._explain_failure(report, ids)
+
+    def _explain_failure(self, report: pytest.TestReport, ids: list[str]) -> None:
+        """Show the contract's prediction and if_fails next to the check's own failure."""
+        by_id = {d.id: d for d in self.declared}
+        for ident in ids:
+            decl = by_id.get(ident)
+            if decl is None:
+                body = f"{ident} is declared by no loaded contract"
+            else:
+                body = (
+                    f"contract:   {decl.contract}\nprediction: {decl.prediction}\n"
+                    f"if_fails:   {decl.if_fails}"
+                )
+            report.sections.append((f"pv {ident}", body))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist controller: merge what each worker collected (sent in its workeroutput)."""
+        collected = getattr(node, "workeroutput", {}).get("pv_collected", {})
+        for nodeid, ids in collected.items():
+            self.collected.setdefault(nodeid, list(ids))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: hand the collection to the controller
+            workeroutput["pv_collected"] = self.collected
+            return
+        if not self.active:
+            return
+        self.states = resolve(self.declared, self.results(), self.collected)
+        if self.report_path is not None:
+            from pv.falsify import build_report, write_json
+
+            write_json(self.report_path, build_report(self, self.config.rootpath))
+        if self.strict and session.exitstatus == 0 and self.strict_failures():
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def undeclared(self) -> dict[str, list[str]]:
+        return undeclared(self.declared, self.results())
+
+    def strict_failures(self) -> list[str]:
+        """Why --pv-strict refuses this session; empty when every declared id passed."""
+        reasons = [f"{s.declared.id} is {s.state}" for s in self.states if s.state != "passed"]
+        reasons += [f"{ident} is declared by no contract" for ident in self.undeclared()]
+        reasons += [f"contract not loaded: {err}" for err in self.load_errors]
+        if not self.states:
+            reasons.append("no falsification ids: a session over zero ids never passes")
+        return reasons
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.active or hasattr(self.config, "workerinput"):
+            return
+        from pv.falsify import build_report, render_text
+
+        terminalreporter.write_sep("=", "pv falsification ids")
+        for line in render_text(build_report(self, self.config.rootpath)):
+            terminalreporter.write_line(line)
+        if self.strict:
+            reasons = self.strict_failures()
+            verdict = "FAILED: " + "; ".join(reasons[:5]) if reasons else "every id passed"
+            terminalreporter.write_line(
+                f"pv --pv-strict: {verdict}", red=bool(reasons), green=not reasons
+            )
+
+
+def _fold(nodeid: str, record: dict[str, Any]) -> CheckResult | None:
+    """setup / call / teardown -> one outcome; None when the call never happened."""
+    phases: dict[str, str] = record["phases"]
+    outcome: Outcome
+    if "failed" in phases.values():
+        outcome = "failed"
+    elif "skipped" in phases.values():
+        outcome = "skipped"
+    elif phases.get("call") == "passed":
+        outcome = "passed"
+    else:
+        return None
+    props = record["props"]
+    return CheckResult(
+        nodeid=nodeid,
+        outcome=outcome,
+        ids=tuple(props.get(IDS_PROPERTY, ())),
+        duration=round(record["duration"], 6),
+        mutants=tuple(props.get(MUTANTS_PROPERTY, ())),
+        mutant_applied=props.get(APPLIED_PROPERTY),
+        mutant_error=props.get(MUTANT_ERROR_PROPERTY),
     )

@@ -1,0 +1,221 @@
+"""The teacher-logit cache: `OUT/teacher_logits/` = raw shards (memory-mapped when read) +
+`manifest.json` with the resolved config, the teacher and data fingerprints and the sha256 of
+every file. Byte-deterministic: no timestamps, fixed shard order, top-k ties broken by id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from distill.config import DataConfig, PrecomputeConfig, as_dict
+from distill.data import Corpus, narrow_uint, windows
+from distill.errors import CacheMismatchError, OutputExistsError
+
+CACHE_DIR = "teacher_logits"
+MANIFEST = "manifest.json"
+FORMAT = "distill-teacher-logits-v1"
+VALUE_DTYPE = np.dtype(np.float16)
+FP16_MAX = float(np.finfo(np.float16).max)
+
+
+def manifest_dict(
+    *,
+    precompute: PrecomputeConfig,
+    data: DataConfig,
+    teacher_fingerprint: str,
+    data_fingerprint: str,
+    vocab_size: int,
+    n_windows: int,
+    files: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Everything a reader must check; deliberately free of times, hosts and paths."""
+    return {
+        "format": FORMAT,
+        "precompute": as_dict(precompute),
+        "data": as_dict(data),
+        "teacher_fingerprint": teacher_fingerprint,
+        "data_fingerprint": data_fingerprint,
+        "vocab_size": vocab_size,
+        "top_k": precompute.top_k,
+        "n_windows": n_windows,
+        "id_dtype": narrow_uint(vocab_size).name,
+        "value_dtype": VALUE_DTYPE.name,
+        "tail_policy": "top-k renormalised at temperature T; tail probability 0",
+        "files": files,
+    }
+
+
+def top_k(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Largest k logits per row; equal logits keep the lower id first (stable sort)."""
+    values, ids = torch.sort(logits, dim=-1, descending=True, stable=True)
+    return ids[..., :k], values[..., :k]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write(tmp: Path, name: str, array: np.ndarray) -> dict[str, Any]:
+    path = tmp / name
+    np.ascontiguousarray(array).tofile(path)
+    return {
+        "name": name,
+        "dtype": array.dtype.name,
+        "shape": list(array.shape),
+        "bytes": path.stat().st_size,
+        "sha256": _sha256(path),
+    }
+
+
+@torch.no_grad()
+def _teacher_shard(
+    teacher: nn.Module, inputs: np.ndarray, cfg: PrecomputeConfig, device: torch.device
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """(ids, values) for one shard of windows; ids is None when full logits are kept."""
+    all_ids, all_vals = [], []
+    for a in range(0, len(inputs), cfg.batch_size):
+        x = torch.from_numpy(inputs[a : a + cfg.batch_size].astype(np.int64)).to(device)
+        logits = teacher(x).float().clamp(-FP16_MAX, FP16_MAX)
+        if cfg.top_k:
+            ids, logits = top_k(logits, cfg.top_k)
+            all_ids.append(ids.cpu().numpy())
+        all_vals.append(logits.cpu().numpy().astype(VALUE_DTYPE))
+    return (np.concatenate(all_ids) if all_ids else None), np.concatenate(all_vals)
+
+
+def write_cache(
+    out_dir: Path,
+    *,
+    teacher: nn.Module,
+    corpus: Corpus,
+    data: DataConfig,
+    precompute: PrecomputeConfig,
+    teacher_fingerprint: str,
+    data_fingerprint: str,
+    device: torch.device,
+    on_shard: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Run the frozen teacher over the training windows; publish the cache by one rename."""
+    target = out_dir / CACHE_DIR
+    if target.exists():
+        raise OutputExistsError(f"{target} already holds a cache: choose another --out")
+    if precompute.top_k > corpus.vocab_size:
+        raise CacheMismatchError(f"top_k {precompute.top_k} > vocabulary {corpus.vocab_size}")
+    wins = windows(corpus.train, data.seq_len)
+    if precompute.max_windows:
+        wins = wins[: precompute.max_windows]
+    id_dtype = narrow_uint(corpus.vocab_size)
+    tmp = out_dir / f".{CACHE_DIR}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    teacher.eval()
+    try:
+        files = [_write(tmp, "val_tokens.bin", corpus.val.astype(id_dtype))]
+        n_shards = -(-len(wins) // precompute.shard_windows)
+        for i in range(n_shards):
+            part = wins[i * precompute.shard_windows : (i + 1) * precompute.shard_windows]
+            ids, values = _teacher_shard(teacher, part[:, :-1], precompute, device)
+            files.append(_write(tmp, f"tokens-{i:05d}.bin", part.astype(id_dtype)))
+            if ids is not None:
+                files.append(_write(tmp, f"ids-{i:05d}.bin", ids.astype(id_dtype)))
+            files.append(_write(tmp, f"values-{i:05d}.bin", values))
+            if on_shard is not None:
+                on_shard(i + 1, n_shards)
+        manifest = manifest_dict(
+            precompute=precompute,
+            data=data,
+            teacher_fingerprint=teacher_fingerprint,
+            data_fingerprint=data_fingerprint,
+            vocab_size=corpus.vocab_size,
+            n_windows=len(wins),
+            files=files,
+        )
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class TeacherCache:
+    """A verified cache, read through memory maps so training never loads it whole."""
+
+    def __init__(self, root: Path, manifest: dict[str, Any]) -> None:
+        self.root = root
+        self.manifest = manifest
+        self.vocab_size = int(manifest["vocab_size"])
+        self.seq_len = int(manifest["data"]["seq_len"])
+        self.top_k = int(manifest["top_k"])
+        self.n_windows = int(manifest["n_windows"])
+        self.shard_windows = int(manifest["precompute"]["shard_windows"])
+        maps = {f["name"]: _memmap(root / f["name"], f) for f in manifest["files"]}
+        self.val = np.asarray(maps.pop("val_tokens.bin"))
+        n_shards = -(-self.n_windows // self.shard_windows)
+        self.tokens = [maps[f"tokens-{i:05d}.bin"] for i in range(n_shards)]
+        self.values = [maps[f"values-{i:05d}.bin"] for i in range(n_shards)]
+        self.ids = [maps[f"ids-{i:05d}.bin"] for i in range(n_shards)] if self.top_k else None
+
+    def batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Windows at `indices`: tokens (B, L+1), ids (B, L, k) or None, values (B, L, k|V)."""
+        shard, local = np.divmod(indices, self.shard_windows)
+        tokens = np.stack([self.tokens[s][j] for s, j in zip(shard, local, strict=True)])
+        values = np.stack([self.values[s][j] for s, j in zip(shard, local, strict=True)])
+        if self.ids is None:
+            return tokens, None, values
+        ids = np.stack([self.ids[s][j] for s, j in zip(shard, local, strict=True)])
+        return tokens, ids, values
+
+    @property
+    def sha256(self) -> str:
+        return _sha256(self.root / MANIFEST)
+
+
+def _memmap(path: Path, entry: dict[str, Any]) -> np.ndarray:
+    shape = tuple(entry["shape"])
+    if 0 in shape:
+        return np.zeros(shape, dtype=entry["dtype"])
+    return np.memmap(path, dtype=entry["dtype"], mode="r", shape=shape)
+
+
+def open_cache(path: Path, *, verify: bool = True) -> TeacherCache:
+    """Open `path` (the cache or a directory holding `teacher_logits/`), checking every file."""
+    root = path if (path / MANIFEST).is_file() else path / CACHE_DIR
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CacheMismatchError(
+            f"no teacher-logit cache at {path}: run `distill precompute --out {path}` first"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise CacheMismatchError(f"unreadable cache manifest {root / MANIFEST}: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CacheMismatchError(f"{root / MANIFEST} is not a {FORMAT} manifest")
+    for entry in manifest["files"]:
+        file = root / entry["name"]
+        if not file.is_file():
+            raise CacheMismatchError(f"cache file {file} is missing")
+        size = file.stat().st_size
+        if size != entry["bytes"]:
+            raise CacheMismatchError(
+                f"cache file {file} is truncated or resized: {size} bytes, manifest says "
+                f"{entry['bytes']}; re-run precompute"
+            )
+        if verify and _sha256(file) != entry["sha256"]:
+            raise CacheMismatchError(
+                f"cache file {file} is corrupt: sha256 differs from the manifest; re-run precompute"
+            )
+    return TeacherCache(root, manifest)

@@ -1,0 +1,113 @@
+"""Frozen, validated configs for every stage; checkpoints and cache manifests store them
+resolved (as dicts), so a resume or a cache can be checked against the run that made it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from distill.errors import ConfigError
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _in_range(name: str, value: float, low: float, high: float) -> None:
+    _check(
+        math.isfinite(value) and low <= value <= high,
+        f"{name} must be in [{low:g}, {high:g}], got {value:g}",
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataConfig:
+    """How a token stream is cut: a tail fraction for validation, windows of `seq_len`."""
+
+    seq_len: int = 128
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        _in_range("seq_len", self.seq_len, 2, 65536)
+        _in_range("val_fraction", self.val_fraction, 0.01, 0.5)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrecomputeConfig:
+    """Teacher pass: top_k=0 stores full logits; otherwise k (ids, logits) per token."""
+
+    top_k: int = 32
+    batch_size: int = 16
+    shard_windows: int = 1024
+    max_windows: int = 0  # 0 = every training window
+
+    def __post_init__(self) -> None:
+        _in_range("top_k", self.top_k, 0, 1 << 20)
+        _in_range("batch_size", self.batch_size, 1, 4096)
+        _in_range("shard_windows", self.shard_windows, 1, 1 << 24)
+        _in_range("max_windows", self.max_windows, 0, 1 << 31)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainConfig:
+    """One training run. loss = alpha*T^2*KL + (1-alpha)*CE; alpha=0 is plain pretraining."""
+
+    alpha: float = 0.7
+    temperature: float = 2.0
+    epochs: int = 3
+    steps_per_epoch: int = 0  # 0 = one full pass over the training windows
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    eval_windows: int = 64
+    loss_chunk: int = 4096
+    drift_tolerance: float = 0.05
+
+    def __post_init__(self) -> None:
+        _in_range("alpha", self.alpha, 0.0, 1.0)
+        _check(
+            math.isfinite(self.temperature) and 0 < self.temperature <= 100,
+            f"temperature must be in (0, 100], got {self.temperature:g}",
+        )
+        _in_range("epochs", self.epochs, 1, 100000)
+        _in_range("steps_per_epoch", self.steps_per_epoch, 0, 1 << 31)
+        _in_range("batch_size", self.batch_size, 1, 4096)
+        _in_range("grad_accum", self.grad_accum, 1, 1024)
+        _check(
+            math.isfinite(self.lr) and 0 < self.lr <= 1,
+            f"lr must be in (0, 1], got {self.lr:g}",
+        )
+        _in_range("min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
+        _in_range("warmup_steps", self.warmup_steps, 0, 1 << 31)
+        _in_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        _in_range("grad_clip", self.grad_clip, 0.0, 1e6)
+        _in_range("seed", self.seed, 0, 2**63 - 1)
+        _in_range("eval_windows", self.eval_windows, 1, 1 << 31)
+        _in_range("loss_chunk", self.loss_chunk, 1, 1 << 31)
+        _in_range("drift_tolerance", self.drift_tolerance, 0.0, 10.0)
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    """The resolved config as plain JSON-able data (for manifests and checkpoints)."""
+    return dataclasses.asdict(config)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """Demo-scale defaults for a stage: `distill run` must finish in minutes on 2 CPU cores."""
+
+    epochs: int
+    steps_per_epoch: int
+    lr: float
+
+
+TEACHER_SCHEDULE = Schedule(epochs=2, steps_per_epoch=150, lr=3e-3)
+STUDENT_SCHEDULE = Schedule(epochs=3, steps_per_epoch=100, lr=3e-3)

@@ -1,0 +1,220 @@
+"""The stages behind the CLI (pretrain, precompute, train, generate): each checks its inputs
+and its output directory before any work, then hands off to the loop or the cache writer."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distill import batches, cache, data, model
+from distill.config import DataConfig, PrecomputeConfig, TrainConfig, as_dict
+from distill.errors import ConfigError, ModelError, OutputExistsError
+from distill.progress import Progress
+from distill.train import METADATA, Outcome, train
+
+RUN_MARKERS = (METADATA, "checkpoint.pt", cache.CACHE_DIR, "student", "model")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda requested but no CUDA device is available")
+    if name not in {"cpu", "cuda"}:
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def prepare_out(out_dir: Path, *, resume: bool = False) -> None:
+    """Refuse a directory that holds another run (unless resuming it); create it otherwise."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"--out {out_dir} exists and is not a directory")
+    found = [m for m in RUN_MARKERS if (out_dir / m).exists()]
+    if found and not resume:
+        raise OutputExistsError(
+            f"output directory {out_dir} already holds another run ({found[0]}): "
+            "choose a new --out, or pass --resume to continue it"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}.{k}": v for k, v in values.items()}
+
+
+def _fresh_gpt(size: str, seed: int, seq_len: int) -> model.GPT:
+    cfg = model.resolve_size(size)
+    if cfg.block_size < seq_len:
+        cfg = dataclasses.replace(cfg, block_size=seq_len)
+    torch.manual_seed(seed)  # same seed -> same initial student, distilled or from scratch
+    return model.GPT(cfg)
+
+
+def pretrain(
+    *,
+    out_dir: Path,
+    data_paths: Sequence[Path],
+    size: str,
+    data_cfg: DataConfig,
+    cfg: TrainConfig,
+    device: str,
+    resume: bool,
+    quiet: bool,
+) -> Outcome:
+    """Train a built-in GPT from scratch with plain cross-entropy (alpha must be 0)."""
+    if cfg.alpha != 0.0:
+        raise ConfigError("pretrain trains with cross-entropy only: alpha must be 0")
+    dev = resolve_device(device)
+    corpus = data.split(data.tokenize(data.read_bytes(data_paths)), data_cfg, 256)
+    prepare_out(out_dir, resume=resume)
+    net = _fresh_gpt(size, cfg.seed, data_cfg.seq_len)
+    run_config = {
+        "kind": "pretrain",
+        "data_fingerprint": data.fingerprint(corpus, data_cfg),
+        **_flat("model", dataclasses.asdict(net.config)),
+        **_flat("data", as_dict(data_cfg)),
+        **_flat("train", as_dict(cfg)),
+    }
+    bar = Progress("pretrain", quiet=quiet)
+    try:
+        return train(
+            net,
+            batches.from_corpus(corpus, data_cfg.seq_len),
+            cfg,
+            out_dir=out_dir,
+            model_subdir="model",
+            run_config=run_config,
+            device=dev,
+            resume=resume,
+            on_step=bar.step,
+        )
+    finally:
+        bar.close()
+
+
+def precompute(
+    *,
+    teacher_path: Path,
+    out_dir: Path,
+    data_paths: Sequence[Path],
+    data_cfg: DataConfig,
+    cfg: PrecomputeConfig,
+    device: str,
+    quiet: bool,
+) -> Path:
+    """Run the frozen teacher once over the training windows and write the cache."""
+    dev = resolve_device(device)
+    teacher_dir = model.find_model_dir(teacher_path)
+    raw = data.read_bytes(data_paths)
+    teacher = model.load_model(teacher_dir)
+    vocab = model.vocab_size(teacher)
+    if data_cfg.seq_len > int(getattr(teacher, "max_seq_len", 1 << 20)):
+        raise ConfigError(f"--seq-len {data_cfg.seq_len} exceeds the teacher's context")
+    corpus = data.split(data.tokenize(raw, teacher_dir), data_cfg, vocab)
+    if (out_dir / cache.CACHE_DIR).exists():
+        raise OutputExistsError(f"{out_dir / cache.CACHE_DIR} already holds a cache")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bar = Progress("precompute", quiet=quiet)
+    try:
+        return cache.write_cache(
+            out_dir,
+            teacher=teacher.to(dev),
+            corpus=corpus,
+            data=data_cfg,
+            precompute=cfg,
+            teacher_fingerprint=model.fingerprint(teacher_dir),
+            data_fingerprint=data.fingerprint(corpus, data_cfg),
+            device=dev,
+            on_shard=bar.shard,
+        )
+    finally:
+        bar.close()
+
+
+def distill(
+    *,
+    cache_path: Path,
+    out_dir: Path,
+    student_path: Path | None,
+    size: str,
+    cfg: TrainConfig,
+    device: str,
+    resume: bool,
+    quiet: bool,
+) -> Outcome:
+    """Distil a student from a verified cache; vocabularies must match before any work."""
+    dev = resolve_device(device)
+    teacher_cache = cache.open_cache(cache_path)
+    if student_path is not None:
+        student = model.load_model(student_path)
+        student_id = {"student.fingerprint": model.fingerprint(student_path)}
+    else:
+        student = _fresh_gpt(size, cfg.seed, teacher_cache.seq_len)
+        student_id = _flat("student", dataclasses.asdict(student.config))
+    if model.vocab_size(student) != teacher_cache.vocab_size:
+        raise ModelError(
+            f"vocabulary mismatch: the teacher cache has {teacher_cache.vocab_size} ids, "
+            f"the student {model.vocab_size(student)}; they must share one vocabulary"
+        )
+    if teacher_cache.seq_len > int(getattr(student, "max_seq_len", 1 << 20)):
+        raise ModelError(f"the cache's seq_len {teacher_cache.seq_len} exceeds the student's")
+    prepare_out(out_dir, resume=resume)
+    run_config = {
+        "kind": "train",
+        "cache.manifest_sha256": teacher_cache.sha256,
+        "cache.teacher_fingerprint": teacher_cache.manifest["teacher_fingerprint"],
+        "cache.data_fingerprint": teacher_cache.manifest["data_fingerprint"],
+        **student_id,
+        **_flat("train", as_dict(cfg)),
+    }
+    bar = Progress("train", quiet=quiet)
+    try:
+        return train(
+            student,
+            batches.from_cache(teacher_cache),
+            cfg,
+            out_dir=out_dir,
+            model_subdir="student",
+            run_config=run_config,
+            device=dev,
+            resume=resume,
+            on_step=bar.step,
+        )
+    finally:
+        bar.close()
+
+
+def generate(
+    *,
+    model_path: Path,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    device: str,
+) -> str:
+    from distill import generate as gen
+
+    if not 0.0 <= temperature <= 100.0:
+        raise ConfigError(f"temperature must be in [0, 100], got {temperature:g}")
+    if not 0 <= max_new_tokens <= 1_000_000:
+        raise ConfigError(f"max-new-tokens must be in [0, 1000000], got {max_new_tokens}")
+    net = model.load_model(model_path)
+    ids = gen.sample(
+        net,
+        gen.encode_prompt(model_path, prompt),
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        device=resolve_device(device),
+    )
+    return gen.decode(model_path, ids)
+
+
+def check_student_path(path: Path | None) -> None:
+    if path is not None:
+        model.find_model_dir(path)  # fails early with a clear ModelError

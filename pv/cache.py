@@ -1,0 +1,107 @@
+"""Content-hash result cache: an unchanged file is not parsed again.
+
+Each entry's key covers the file's bytes, its display name, the pv version and the shipped
+schemas, so any change to one of them misses. All entries live in one JSON pack, read once
+and rewritten atomically (temp file + rename) once per run: creating a file per entry cost
+more than parsing. An unreadable pack or a malformed entry is ignored, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pv import __version__
+from pv.validate import FileResult
+
+ENV_VAR = "PV_CACHE_DIR"
+DEFAULT_DIR = ".pv-cache"
+PACK = "validate-v1.json"
+MAX_ENTRIES = 20_000  # oldest entries are dropped first, so the pack cannot grow forever
+
+
+def default_dir() -> Path:
+    """$PV_CACHE_DIR if set, else .pv-cache/ in the current directory."""
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_DIR)
+
+
+class Cache:
+    """Results keyed by content hash, in `<root>/validate-v1.json`."""
+
+    def __init__(self, root: Path, salt: str) -> None:
+        self.root = root
+        self._salt = salt.encode()
+        self._entries: dict[str, Any] | None = None
+        self._dirty = False
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> Cache:
+        """The cache for this pv version and schema (the salt of every key)."""
+        from pv.schema import schema_digest
+
+        return cls(root or default_dir(), f"{__version__}\0{schema_digest()}")
+
+    @property
+    def path(self) -> Path:
+        return self.root / PACK
+
+    def key(self, raw: bytes, display: str) -> str:
+        h = hashlib.sha256(self._salt)
+        h.update(b"\0" + display.encode() + b"\0")
+        h.update(raw)
+        return h.hexdigest()
+
+    def _pack(self) -> dict[str, Any]:
+        if self._entries is None:
+            try:
+                with open(self.path, encoding="utf-8") as fh:
+                    loaded = json.load(fh)
+                self._entries = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._entries = {}
+        return self._entries
+
+    def get(self, raw: bytes, display: str) -> FileResult | None:
+        """The cached result, or None on a miss or a malformed entry."""
+        entries = self._pack()
+        key = self.key(raw, display)
+        entry = entries.get(key)
+        if entry is None:
+            return None
+        try:
+            return FileResult.from_dict(display, entry)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            del entries[key]
+            self._dirty = True
+            return None
+
+    def put(self, raw: bytes, display: str, result: FileResult) -> None:
+        """Remember a result; `flush` writes it."""
+        self._pack()[self.key(raw, display)] = result.to_dict()
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Write the pack atomically if anything changed. A cache that cannot be written is
+        skipped (it is only an optimisation, and pv must work on a read-only checkout)."""
+        if not self._dirty or self._entries is None:
+            return
+        entries = self._entries
+        if len(entries) > MAX_ENTRIES:
+            entries = dict(list(entries.items())[-MAX_ENTRIES:])
+        tmp = self.root / f".tmp-{os.getpid()}-{PACK}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    # dumps, not dump: dump streams through the pure-Python encoder
+                    fh.write(json.dumps(entries, separators=(",", ":")))
+                os.replace(tmp, self.path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        except OSError:
+            return
+        self._dirty = False

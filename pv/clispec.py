@@ -1,0 +1,180 @@
+"""Live introspection of click apps: the first of the three drift surfaces.
+
+Policy: every command and subcommand is listed, hidden ones included (marked hidden). The
+automatic `--help` option is left out (click adds it to every command, it is not a choice
+anyone makes); every other option, eager ones such as `--version` included, is listed. A
+command registered under a second name in its group is an alias of its canonical entry,
+not a command of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+JsonScalar = None | bool | int | float | str
+DYNAMIC = "<dynamic>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParamSpec:
+    """One option (`name` is its first long flag, e.g. `--out`) or argument (`name` = `OUT`)."""
+
+    name: str
+    kind: str  # "option" or "argument"
+    type: str
+    default: JsonScalar | list[JsonScalar]
+    required: bool
+    multiple: bool = False
+    hidden: bool = False
+    flags: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandSpec:
+    """A command addressed by its path from the CLI's name: `distill`, `distill train`."""
+
+    path: str
+    description: str
+    is_group: bool
+    hidden: bool
+    aliases: tuple[str, ...]
+    params: tuple[ParamSpec, ...]
+
+    @property
+    def options(self) -> dict[str, ParamSpec]:
+        return {p.name: p for p in self.params}
+
+
+class AppImportError(RuntimeError):
+    """The configured `module:attribute` cannot be imported or is not a click command."""
+
+
+def load_app(target: str, root: Path | None = None) -> click.Command:
+    """Import `module:attribute` and return the click command it names. `root` (the project
+    folder) is searched first, as pytest does, so an app need not be installed."""
+    module_name, _, attr = target.partition(":")
+    if root is not None:
+        sys.path.insert(0, str(root))
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:  # any import-time failure is the app's, reported as a finding
+        raise AppImportError(f"cannot import {target}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if root is not None:
+            sys.path.remove(str(root))
+    if not isinstance(obj, click.Command):
+        raise AppImportError(f"{target} is a {type(obj).__name__}, not a click command")
+    return obj
+
+
+def introspect(name: str, app: click.Command) -> tuple[CommandSpec, ...]:
+    """Every command of `app` (called `name` on the command line), parents before children."""
+    return tuple(_walk(name, app, click.Context(app, info_name=name), ()))
+
+
+def _walk(
+    path: str, cmd: click.Command, ctx: click.Context, aliases: tuple[str, ...]
+) -> Iterator[CommandSpec]:
+    yield CommandSpec(
+        path=path,
+        description=_first_line(cmd.help or cmd.short_help or ""),
+        is_group=isinstance(cmd, click.Group),
+        hidden=bool(cmd.hidden),
+        aliases=aliases,
+        params=tuple(param_spec(p) for p in cmd.params),
+    )
+    if not isinstance(cmd, click.Group):
+        return
+    names: dict[int, list[str]] = {}
+    children: dict[int, click.Command] = {}
+    for key in cmd.list_commands(ctx):
+        child = cmd.get_command(ctx, key)
+        if child is not None:
+            names.setdefault(id(child), []).append(key)
+            children[id(child)] = child
+    for ident, keys in names.items():
+        child = children[ident]
+        canonical = child.name if child.name in keys else sorted(keys)[0]
+        others = tuple(sorted(k for k in keys if k != canonical))
+        sub = click.Context(child, info_name=canonical, parent=ctx)
+        yield from _walk(f"{path} {canonical}", child, sub, others)
+
+
+def param_spec(param: click.Parameter) -> ParamSpec:
+    """A click parameter as plain data; types and defaults normalised for YAML."""
+    info = param.to_info_dict()
+    is_option = isinstance(param, click.Option)
+    long_flags = [o for o in param.opts if o.startswith("--")]
+    name = (long_flags or list(param.opts))[0] if is_option else (param.name or "").upper()
+    return ParamSpec(
+        name=name,
+        kind="option" if is_option else "argument",
+        type=type_name(param),
+        default=normalise_default(info.get("default"), param),
+        required=bool(param.required),
+        multiple=bool(info.get("multiple")) or (not is_option and param.nargs == -1),
+        hidden=bool(info.get("hidden", False)),
+        flags=tuple(sorted(param.opts + param.secondary_opts)) if is_option else (),
+        description=_first_line(str(info.get("help") or "")),
+    )
+
+
+def type_name(param: click.Parameter) -> str:
+    """A short, stable spelling of a parameter's type: `int`, `path`, `choice[a|b]`, `flag`."""
+    if isinstance(param, click.Option) and param.count:
+        return "count"
+    if isinstance(param, click.Option) and param.is_flag:
+        return "flag"
+    t = param.type
+    if isinstance(t, click.Choice):
+        return "choice[" + "|".join(str(c) for c in t.choices) + "]"
+    if isinstance(t, click.IntRange | click.FloatRange):
+        base = "int" if isinstance(t, click.IntRange) else "float"
+        low = "" if t.min is None else str(t.min)
+        high = "" if t.max is None else str(t.max)
+        return f"{base}[{low}..{high}]"
+    simple = {
+        click.types.IntParamType: "int",
+        click.types.FloatParamType: "float",
+        click.types.StringParamType: "text",
+        click.types.BoolParamType: "bool",
+        click.Path: "path",
+        click.File: "file",
+    }
+    for cls, spelled in simple.items():
+        if isinstance(t, cls):
+            return spelled
+    return str(t.name).replace(" ", "-")
+
+
+def normalise_default(value: object, param: click.Parameter) -> JsonScalar | list[JsonScalar]:
+    """Defaults as YAML can hold them: callables are `<dynamic>`, tuples lists, paths text."""
+    if callable(value):
+        return DYNAMIC
+    if isinstance(value, list | tuple):
+        return [_scalar(v) for v in value]
+    if value is None and isinstance(param, click.Option) and param.is_flag and not param.count:
+        return False
+    return _scalar(value)
+
+
+def _scalar(value: object) -> JsonScalar:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _first_line(text: str) -> str:
+    """The first paragraph of a help text, on one line (click wraps docstrings freely)."""
+    paragraph = text.strip().split("\n\n")[0]
+    return " ".join(paragraph.replace("\b", " ").split()).rstrip(".")

@@ -1,0 +1,345 @@
+"""The click commands drift, gate, status, audit, coverage, graph, diff and equations, kept
+out of pv/cli.py so that file stays a short table of contents; pv/cli.py registers them.
+Light at import time (never torch): each command imports its noun module when it runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from pv.config import PvConfig
+    from pv.corpus import Corpus
+    from pv.findings import Finding
+
+FORMAT = click.Choice(["text", "json"])
+CONFIG = click.option(
+    "--config",
+    "pyproject",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="pyproject.toml with the [tool.pv] table (default: the nearest one above here).",
+)
+
+
+def _fail(command: str, message: str, code: int) -> NoReturn:
+    click.echo(f"pv {command}: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _config(command: str, pyproject: Path | None) -> PvConfig:
+    from pv.config import ConfigError, load_config
+
+    try:
+        return load_config(pyproject=pyproject)
+    except ConfigError as exc:
+        _fail(command, str(exc), 2)
+
+
+def _corpus(command: str, paths: tuple[str, ...]) -> Corpus:
+    from pv.corpus import load_corpus
+
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        _fail(command, f"no such file or folder: {missing[0]}", 2)
+    corpus = load_corpus(Path(p) for p in paths)
+    if corpus.refused:
+        f = corpus.refused[0]
+        _fail(command, f"{f.file}:{f.line}: {f.message}", 1)
+    if not corpus.contracts:
+        _fail(command, "no contract found", 2)
+    return corpus
+
+
+def _findings_text(findings: tuple[Finding, ...] | list[Finding]) -> str:
+    """The finding lines of `pv validate`'s text reporter, without its validate summary."""
+    from pv import report
+    from pv.validate import Report
+
+    body = report.text(Report(files=(), findings=tuple(findings)))
+    return body.split("\n\n")[0] + "\n" if findings else ""
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--write-registry",
+    is_flag=True,
+    help="Rewrite the registry's `commands:` section from the live CLIs first.",
+)
+@CONFIG
+def drift(fmt: str, write_registry: bool, pyproject: Path | None) -> None:
+    """Report drift between the CLIs, the command registry, the tests and the contracts
+    (configured in [tool.pv]); exit 1 on any drift, 2 when a surface yields nothing."""
+    import json
+
+    from pv import report
+    from pv.drift import run_drift
+    from pv.validate import Report
+
+    config = _config("drift", pyproject)
+    if write_registry:
+        _write_registry(config)
+    result = run_drift(config)
+    rep = Report(files=(), findings=result.findings)
+    summary = {
+        "errors": rep.errors,
+        "warnings": rep.warnings,
+        "commands": result.commands,
+        "registered": result.registered,
+        "test_files": result.test_files,
+        "contracts": result.contracts,
+    }
+    if fmt == "json":
+        findings = [f.to_dict() for f in result.findings]
+        click.echo(json.dumps({"summary": summary, "findings": findings}, indent=2))
+    elif fmt in ("sarif", "github"):
+        click.echo(report.REPORTERS[fmt](rep), nl=False)
+    else:
+        click.echo(_findings_text(result.findings), nl=False)
+        click.echo(
+            f"{rep.errors} error(s), {rep.warnings} warning(s); {result.commands} "
+            f"commands, {result.registered} registered, {result.test_files} test files, "
+            f"{result.contracts} contracts" + ("" if rep.errors else ": no drift.")
+        )
+    if any(f.rule == "DRIFT-040" for f in result.findings):
+        sys.exit(2)
+    sys.exit(1 if rep.errors else 0)
+
+
+def _write_registry(config: PvConfig) -> None:
+    from pv import registry
+    from pv.clispec import AppImportError, introspect, load_app
+    from pv.load import load_file
+
+    if not config.registry.is_file():
+        _fail("drift", f"{config.registry} does not exist: write its metadata first", 2)
+    try:
+        specs = tuple(
+            s
+            for name, target in config.apps
+            for s in introspect(name, load_app(target, config.root))
+        )
+    except AppImportError as exc:
+        _fail("drift", str(exc), 1)
+    doc = load_file(config.registry)
+    entries, _ = registry.read_registry(doc) if doc.data is not None else ((), [])
+    keep = {e.spec.path: e for e in entries}
+    text = config.registry.read_text(encoding="utf-8")
+    new = registry.replace_section(text, registry.render_section(specs, keep))
+    registry.write_atomically(config.registry, new)
+    fresh = [s.path for s in specs if s.path not in keep]
+    click.echo(f"wrote {len(specs)} commands to {config.registry}", err=True)
+    if fresh:
+        click.echo("review writes_files for: " + ", ".join(fresh), err=True)
+
+
+@click.command()
+@click.option(
+    "--base",
+    default="HEAD",
+    show_default=True,
+    help="Git ref to diff contracts against for the semver check.",
+)
+@click.option("--mutants", is_flag=True, help="Also run every check against its mutants.")
+@click.option("--no-falsify", is_flag=True, help="Skip running the bound checks.")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@CONFIG
+def gate(base: str, mutants: bool, no_falsify: bool, fmt: str, pyproject: Path | None) -> None:
+    """The pre-merge gate: validate, drift, the bound checks and semver, one verdict.
+    Writes a markdown summary to $GITHUB_STEP_SUMMARY when set."""
+    from pv.gate import render, run_gate, write_summary
+
+    config = _config("gate", pyproject)
+    result = run_gate(config, base=base, falsify=not no_falsify, mutants=mutants)
+    write_summary(result)
+    click.echo(render(result, fmt))
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command()
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def status(fmt: str, paths: tuple[str, ...]) -> None:
+    """Count equations, obligations, falsification tests and Kani harnesses of contracts
+    (files or folders)."""
+    from pv.status import render
+
+    corpus = _corpus("status", paths)
+    click.echo(render(corpus, fmt))
+
+
+@click.command()
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option(
+    "--tests",
+    "tests",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Folders to scan for bound checks (default: [tool.pv].tests, if any).",
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def coverage(fmt: str, tests: tuple[Path, ...], paths: tuple[str, ...]) -> None:
+    """Per contract: obligations, falsification tests, harnesses and how many ids are bound
+    to a check."""
+    from pv.coverage import coverage as measure
+    from pv.coverage import render
+
+    corpus = _corpus("coverage", paths)
+    click.echo(render(measure(corpus, set(_marked(tests))), fmt))
+
+
+def _marked(tests: tuple[Path, ...]) -> dict[str, tuple[str, ...]]:
+    """id -> node ids of the checks marked for it, scanning `tests` or [tool.pv].tests."""
+    from pv.config import ConfigError, load_config
+    from pv.testscan import scan
+
+    root = Path.cwd()
+    if not tests:
+        try:
+            config = load_config()
+        except ConfigError:
+            return {}
+        root, tests = config.root, config.tests
+    out: dict[str, tuple[str, ...]] = {}
+    for bound in scan(root, tests, {}).bound:
+        for ident in bound.ids:
+            out[ident] = (*out.get(ident, ()), f"{bound.site.file}::{bound.site.test}")
+    return out
+
+
+@click.command()
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option(
+    "--binding",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Binding registry mapping equations to code (e.g. binding.yaml).",
+)
+@click.option(
+    "--report",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A `pv falsify --format json` / --pv-report file with check results.",
+)
+@click.option(
+    "--tests",
+    "tests",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Folders to scan for bound checks (default: [tool.pv].tests, if any).",
+)
+@click.argument("contract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def audit(
+    fmt: str, binding: Path | None, report: Path | None, tests: tuple[Path, ...], contract: Path
+) -> None:
+    """The traceability chain paper -> equation -> obligation -> falsification -> check ->
+    result, with binding coverage; exit 1 when the chain has a gap."""
+    from pv.audit import audit as trace
+    from pv.audit import render
+    from pv.load import load_file
+
+    doc = load_file(contract)
+    if doc.data is None:
+        _fail(
+            "audit", f"{doc.findings[0].file}:{doc.findings[0].line}: {doc.findings[0].message}", 1
+        )
+    result = trace(
+        doc, marked=_marked(tests), binding=_data("audit", binding), report=_data("audit", report)
+    )
+    click.echo(render(result, fmt))
+    sys.exit(1 if result.gaps else 0)
+
+
+def _data(command: str, path: Path | None) -> dict[str, Any] | None:
+    """A YAML (safe loader) or JSON mapping from `path`; anything else is a clean error."""
+    import json
+
+    from pv.load import load_file
+
+    if path is None:
+        return None
+    if path.suffix in (".yaml", ".yml"):
+        doc = load_file(path)
+        if doc.data is None:
+            _fail(command, f"{doc.file}:{doc.findings[0].line}: {doc.findings[0].message}", 1)
+        return doc.data
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        _fail(command, f"{path}: not readable JSON: {exc}", 1)
+    if not isinstance(data, dict):
+        _fail(command, f"{path}: expected a JSON object", 1)
+    return data
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "dot", "json", "mermaid"]),
+    default="text",
+    show_default=True,
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def graph(fmt: str, paths: tuple[str, ...]) -> None:
+    """The depends_on graph of contracts; exit 1 on a cycle or an unknown dependency."""
+    from pv.graph import build, render
+
+    corpus = _corpus("graph", paths)
+    result = build(corpus)
+    click.echo(render(result, fmt))
+    if result.findings and fmt != "json":
+        click.echo(_findings_text(list(result.findings)), err=True, nl=False)
+    sys.exit(1 if result.findings else 0)
+
+
+@click.command(name="diff")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def diff_command(fmt: str, old: Path, new: Path) -> None:
+    """Compare two versions of a contract and suggest none/patch/minor/major; exit 1 when
+    NEW's version bump is smaller than its changes need."""
+    from pv.diff import diff, render
+    from pv.load import load_file
+
+    docs = [load_file(old), load_file(new)]
+    for doc in docs:
+        if doc.data is None:
+            _fail("diff", f"{doc.file}:{doc.findings[0].line}: {doc.findings[0].message}", 1)
+    result = diff(docs[0].data or {}, docs[1].data or {})
+    click.echo(render(result, fmt))
+    sys.exit(0 if result.version_ok else 1)
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "latex", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.argument("contract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def equations(fmt: str, contract: Path) -> None:
+    """Print a contract's equations as text, a LaTeX fragment, or JSON."""
+    from pv.equations import render
+    from pv.load import load_file
+
+    doc = load_file(contract)
+    if doc.data is None:
+        _fail("equations", f"{doc.file}:{doc.findings[0].line}: {doc.findings[0].message}", 1)
+    if not (doc.data or {}).get("equations"):
+        _fail("equations", f"{contract} has no equations", 2)
+    click.echo(render(doc, fmt))
+
+
+COMMANDS = (drift, gate, status, audit, coverage, graph, diff_command, equations)

@@ -1,0 +1,88 @@
+"""Where a project keeps its contracts, tests, registry and CLIs: read once from `[tool.pv]`
+in pyproject.toml, so `pv drift` and `pv gate` need no flags in CI or pre-commit."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """The `[tool.pv]` table is missing or malformed; the message says which key and why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PvConfig:
+    """Resolved `[tool.pv]`: every path absolute, apps as `name -> module:attribute`."""
+
+    root: Path
+    contracts: tuple[Path, ...]
+    tests: tuple[Path, ...]
+    registry: Path
+    apps: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        for name, target in self.apps:
+            module, _, attr = target.partition(":")
+            if not name or not module or not attr:
+                raise ConfigError(
+                    f"[tool.pv].apps.{name}: expected 'module:attribute', got {target!r}"
+                )
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above `start` that has a `[tool.pv]` table."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "pv" in _read_toml(candidate).get("tool", {}):
+            return candidate
+    return None
+
+
+def load_config(start: Path | None = None, pyproject: Path | None = None) -> PvConfig:
+    """Read `[tool.pv]` from `pyproject` (or the nearest one above `start`)."""
+    path = pyproject if pyproject is not None else find_pyproject(start or Path.cwd())
+    if path is None:
+        raise ConfigError("no pyproject.toml with a [tool.pv] table found here or above")
+    table = _read_toml(path).get("tool", {}).get("pv")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: no [tool.pv] table")
+    root = path.parent.resolve()
+    apps = table.get("apps", {})
+    if not isinstance(apps, dict) or not all(isinstance(v, str) for v in apps.values()):
+        raise ConfigError(f"{path}: [tool.pv].apps must map CLI names to 'module:attribute'")
+    return PvConfig(
+        root=root,
+        contracts=_paths(root, table, "contracts", ["contracts"]),
+        tests=_paths(root, table, "tests", ["tests"]),
+        registry=root / _string(table, "registry", "contracts/cli-commands-v1.yaml"),
+        apps=tuple(sorted(apps.items())),
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read TOML: {exc}") from exc
+
+
+def _paths(root: Path, table: dict[str, Any], key: str, default: list[str]) -> tuple[Path, ...]:
+    value = table.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[tool.pv].{key} must be a list of folders")
+    return tuple(root / v for v in value)
+
+
+def _string(table: dict[str, Any], key: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"[tool.pv].{key} must be a string")
+    return value

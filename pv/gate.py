@@ -1,0 +1,212 @@
+"""`pv gate`: the one pre-merge verdict. Validates every contract, runs drift, runs the bound
+checks through `pv falsify`, and enforces semver on every contract changed since a base ref:
+a removed or changed equation / obligation / falsification id needs a major bump, an
+addition at least a minor one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pv.config import PvConfig
+from pv.diff import LEVELS, diff
+from pv.findings import Finding, count, sort_findings
+from pv.load import load_bytes, load_file
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateResult:
+    steps: tuple[Step, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+
+def run_gate(
+    config: PvConfig, *, base: str, falsify: bool = True, mutants: bool = False
+) -> GateResult:
+    """Every step runs (one verdict lists every problem); the gate passes only if all pass."""
+    from pv import validate as validate_mod
+    from pv.drift import run_drift
+
+    files, _ = validate_mod.discover(config.contracts)
+    report = validate_mod.validate_paths(files)
+    steps = [
+        Step(
+            name="validate",
+            ok=bool(files) and report.errors == 0,
+            detail=f"{len(files)} files, {report.errors} error(s), {report.warnings} warning(s)",
+        )
+    ]
+    drift = run_drift(config)
+    drift_errors = count(drift.findings, "error")
+    steps.append(
+        Step(
+            name="drift",
+            ok=drift_errors == 0,
+            detail=f"{drift.commands} commands, {drift.registered} registered, "
+            f"{drift.test_files} test files, {drift_errors} error(s)",
+        )
+    )
+    semver, semver_findings = semver_step(config, base)
+    steps.append(semver)
+    if falsify:
+        steps.append(falsify_step(config, mutants))
+    findings = [*report.findings, *drift.findings, *semver_findings]
+    return GateResult(steps=tuple(steps), findings=tuple(sort_findings(findings)))
+
+
+def falsify_step(config: PvConfig, mutants: bool) -> Step:
+    """The bound checks, through `pv falsify`'s Python API (a pytest subprocess)."""
+    from pv import falsify as falsify_mod
+
+    result = falsify_mod.run(
+        list(config.contracts), mutants=mutants, root=config.root, check_paths=list(config.tests)
+    )
+    summary = result.report.get("summary") or {}
+    detail = ", ".join(f"{v} {k}" for k, v in summary.items() if v) or "no ids"
+    if result.error:
+        detail += f"; {result.error}"
+    if result.mutants_run:
+        killed = sum(1 for m in result.mutants if m.status == "killed")
+        detail += f"; mutants {killed}/{len(result.mutants)} killed"
+    return Step(name="falsify", ok=result.exit_code == 0, detail=detail)
+
+
+def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
+    """Diff every contract that changed since `base` and check its version bump."""
+    if _git(config.root, "rev-parse", "--git-dir") is None:
+        return Step(name="semver", ok=True, detail="not a git checkout: skipped"), []
+    changed = _git(
+        config.root,
+        "diff",
+        "--name-only",
+        "--no-renames",
+        base,
+        "--",
+        *(str(c.relative_to(config.root)) for c in config.contracts),
+    )
+    if changed is None:
+        return Step(name="semver", ok=False, detail=f"cannot diff against '{base}'"), [
+            Finding(
+                rule="GATE-003",
+                severity="error",
+                file="pyproject.toml",
+                line=1,
+                column=1,
+                path="$",
+                message=f"git cannot compare the contracts with '{base}'",
+            )
+        ]
+    findings: list[Finding] = []
+    paths = [p for p in changed.splitlines() if p.endswith((".yaml", ".yml"))]
+    for rel in paths:
+        findings.extend(check_bump(config.root, base, rel))
+    errors = count(findings, "error")
+    detail = f"{len(paths)} contract(s) changed since {base}, {errors} error(s)"
+    return Step(name="semver", ok=errors == 0, detail=detail), findings
+
+
+def check_bump(root: Path, base: str, rel: str) -> list[Finding]:
+    """GATE-001: the bump is smaller than the change needs; GATE-002: edits, no bump."""
+    old_text = _git(root, "show", f"{base}:{rel}")
+    if not (root / rel).is_file():
+        message = f"contract deleted since {base}"
+        return [
+            Finding(
+                rule="GATE-004",
+                severity="warning",
+                file=rel,
+                line=1,
+                column=1,
+                path="$",
+                message=message,
+            )
+        ]
+    new = load_file(root / rel, display=rel)
+    old = load_bytes(old_text.encode("utf-8"), f"{base}:{rel}") if old_text else None
+    if old is None or old.data is None or new.data is None:
+        return []  # a new file needs no bump; a broken one is `pv validate`'s finding
+    result = diff(old.data, new.data)
+    needed, actual = result.required, result.actual
+    where = ("metadata", "version")
+    if needed in ("major", "minor") and not result.version_ok:
+        what = "; ".join(
+            f"{c.section}.{c.key} {c.what}" for c in result.changes if c.level == needed
+        )
+        return [
+            new.finding(
+                "GATE-001",
+                "error",
+                where,
+                f"needs a {needed} version bump ({result.old_version} -> "
+                f"{result.new_version} is {actual or 'not an increase'}): {what}",
+            )
+        ]
+    if needed == "patch" and actual is not None and LEVELS.index(actual) < 1:
+        message = f"edited since {base} but the version is still {result.new_version}"
+        return [new.finding("GATE-002", "warning", where, message)]
+    return []
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def markdown(result: GateResult) -> str:
+    """The summary GitHub shows on the run page ($GITHUB_STEP_SUMMARY)."""
+    lines = [
+        f"## pv gate: {'passed' if result.ok else 'FAILED'}",
+        "",
+        "| step | verdict | detail |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {s.name} | {'pass' if s.ok else 'FAIL'} | {s.detail} |" for s in result.steps]
+    errors = [f for f in result.findings if f.severity == "error"]
+    if errors:
+        lines += ["", f"### {len(errors)} error(s)", ""]
+        lines += [f"- `{f.file}:{f.line}` {f.rule}: {f.message}" for f in errors[:50]]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(result: GateResult) -> None:
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(markdown(result))
+
+
+def render(result: GateResult, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(
+            {
+                "verdict": "passed" if result.ok else "failed",
+                "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in result.steps],
+                "findings": [f.to_dict() for f in result.findings],
+            },
+            indent=2,
+        )
+    lines = [
+        f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}"
+        for f in result.findings
+        if f.severity == "error"
+    ]
+    lines += [f"{s.name:<9} {'pass' if s.ok else 'FAIL'}  {s.detail}" for s in result.steps]
+    lines.append(f"pv gate: {'passed' if result.ok else 'failed'}")
+    return "\n".join(lines)

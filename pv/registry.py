@@ -1,0 +1,170 @@
+"""The command registry: the `commands:` section of a contract such as
+contracts/cli-commands-v1.yaml, the second drift surface. Reads it into the same specs that
+live introspection yields, and rewrites that section (only it) from the live CLIs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pv.clispec import CommandSpec, ParamSpec
+from pv.findings import Finding
+from pv.load import Document
+
+SECTION = "commands"
+PARAM_KEYS = {"type", "default", "required", "multiple", "hidden", "flags", "kind", "description"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistryEntry:
+    """A registered command: its spec plus what introspection cannot know (`writes_files`)."""
+
+    spec: CommandSpec
+    writes_files: bool
+
+
+def read_registry(doc: Document) -> tuple[tuple[RegistryEntry, ...], list[Finding]]:
+    """The entries of `doc`'s `commands:` section; malformed entries become findings."""
+    section = (doc.data or {}).get(SECTION)
+    if not isinstance(section, dict):
+        what = "missing" if section is None else f"a {type(section).__name__}"
+        return (), [
+            doc.finding(
+                "DRIFT-050",
+                "error",
+                (SECTION,),
+                f"`{SECTION}:` is {what}, expected a mapping of command paths to entries",
+            )
+        ]
+    entries: list[RegistryEntry] = []
+    findings: list[Finding] = []
+    for path, raw in section.items():
+        if not isinstance(raw, dict):
+            findings.append(
+                doc.finding(
+                    "DRIFT-050",
+                    "error",
+                    (SECTION, path),
+                    f"registry entry '{path}' must be a mapping",
+                )
+            )
+            continue
+        params, bad = _params(doc, path, raw.get("options") or {})
+        findings.extend(bad)
+        spec = CommandSpec(
+            path=" ".join(str(path).split()),
+            description=str(raw.get("description") or ""),
+            is_group=bool(raw.get("group", False)),
+            hidden=bool(raw.get("hidden", False)),
+            aliases=tuple(str(a) for a in raw.get("aliases") or ()),
+            params=params,
+        )
+        entries.append(RegistryEntry(spec=spec, writes_files=bool(raw.get("writes_files"))))
+    return tuple(entries), findings
+
+
+def _params(doc: Document, path: str, raw: Any) -> tuple[tuple[ParamSpec, ...], list[Finding]]:
+    if not isinstance(raw, dict):
+        message = "`options:` must map option names to their type and default"
+        return (), [doc.finding("DRIFT-050", "error", (SECTION, path, "options"), message)]
+    out: list[ParamSpec] = []
+    bad: list[Finding] = []
+    for name, fields in raw.items():
+        where = (SECTION, path, "options", name)
+        if not isinstance(fields, dict) or "type" not in fields:
+            message = f"option '{name}' needs a mapping with at least `type:`"
+            bad.append(doc.finding("DRIFT-050", "error", where, message))
+            continue
+        unknown = sorted(set(fields) - PARAM_KEYS)
+        if unknown:
+            message = f"option '{name}': unknown field '{unknown[0]}'"
+            bad.append(doc.finding("DRIFT-050", "error", (*where, unknown[0]), message))
+        kind = str(fields.get("kind", "option" if str(name).startswith("-") else "argument"))
+        out.append(
+            ParamSpec(
+                name=str(name),
+                kind=kind,
+                type=str(fields["type"]),
+                default=fields.get("default"),
+                required=bool(fields.get("required", False)),
+                multiple=bool(fields.get("multiple", False)),
+                hidden=bool(fields.get("hidden", False)),
+                # One flag is not written out: it is the option's name.
+                flags=tuple(
+                    str(f) for f in fields.get("flags") or ([name] if kind == "option" else [])
+                ),
+                description=str(fields.get("description") or ""),
+            )
+        )
+    return tuple(out), bad
+
+
+def render_section(specs: tuple[CommandSpec, ...], keep: dict[str, RegistryEntry]) -> str:
+    """The `commands:` section for `specs` as YAML text. `writes_files` is kept from `keep`
+    (introspection cannot see it); a new command starts at false for a human to review."""
+    section: dict[str, Any] = {}
+    for spec in specs:
+        old = keep.get(spec.path)
+        entry: dict[str, Any] = {
+            "description": spec.description or (old.spec.description if old else "")
+        }
+        if spec.is_group:
+            entry["group"] = True
+        if spec.hidden:
+            entry["hidden"] = True
+        if spec.aliases:
+            entry["aliases"] = list(spec.aliases)
+        entry["writes_files"] = old.writes_files if old else False
+        entry["options"] = {p.name: _param_dict(p) for p in spec.params}
+        section[spec.path] = entry
+    text = yaml.safe_dump({SECTION: section}, sort_keys=False, allow_unicode=True, width=100)
+    return str(text)
+
+
+def _param_dict(p: ParamSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": p.kind} if p.kind == "argument" else {}
+    out.update(type=p.type, default=p.default, required=p.required)
+    if p.multiple:
+        out["multiple"] = True
+    if p.hidden:
+        out["hidden"] = True
+    if len(p.flags) > 1:
+        out["flags"] = list(p.flags)
+    if p.description:
+        out["description"] = p.description
+    return out
+
+
+def replace_section(text: str, section: str) -> str:
+    """`text` with its top-level `commands:` block replaced by `section` (appended if absent);
+    everything else, comments included, is kept byte for byte."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{SECTION}:")), None)
+    if start is None:
+        sep = "" if not text or text.endswith("\n") else "\n"
+        return text + sep + "\n" + section
+    end = start + 1
+    while end < len(lines) and not _top_level_key(lines[end]):
+        end += 1
+    return "".join(lines[:start]) + section + "".join(lines[end:])
+
+
+def _top_level_key(line: str) -> bool:
+    return bool(line) and not line[0].isspace() and not line.startswith(("#", "-")) and ":" in line
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a registry."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

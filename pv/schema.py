@@ -1,0 +1,134 @@
+"""The JSON Schemas (draft 2020-12) that ship inside pv, and structural checks against them.
+
+Contracts and binding registries each have their own schema; `pv schema` prints them so
+editors can check contracts as they are typed. jsonschema is imported only when a document
+is actually checked, so a fully cached `pv validate` never pays for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pv.findings import JsonPath
+
+SchemaKind = Literal["contract", "binding"]
+_HERE = Path(__file__).parent
+_FILES: dict[str, str] = {"contract": "contract.schema.json", "binding": "binding.schema.json"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Violation:
+    """One structural problem: where (`path`), which keyword failed, and a readable message.
+
+    `extra` holds the unknown keys for `additionalProperties`, the missing key for
+    `required`, or the expected JSON type for `type`."""
+
+    path: JsonPath
+    keyword: str
+    message: str
+    extra: tuple[str, ...] = ()
+
+
+def schema_text(kind: SchemaKind = "contract") -> str:
+    """The schema exactly as shipped (what `pv schema` prints)."""
+    return (_HERE / _FILES[kind]).read_text(encoding="utf-8")
+
+
+@cache
+def schema(kind: SchemaKind = "contract") -> dict[str, Any]:
+    """The parsed schema."""
+    loaded: dict[str, Any] = json.loads(schema_text(kind))
+    return loaded
+
+
+@cache
+def schema_digest() -> str:
+    """sha256 over both shipped schemas: part of every cache key."""
+    digest = hashlib.sha256()
+    for name in sorted(_FILES.values()):
+        digest.update((_HERE / name).read_bytes())
+    return digest.hexdigest()
+
+
+def known_keys(kind: SchemaKind, path: JsonPath) -> frozenset[str]:
+    """Keys the schema declares for the object at `path` (used for did-you-mean)."""
+    node = _subschema(schema(kind), path)
+    return frozenset(node.get("properties", {})) if node is not None else frozenset()
+
+
+def _subschema(root: dict[str, Any], path: JsonPath) -> dict[str, Any] | None:
+    node: dict[str, Any] | None = root
+    for part in path:
+        if node is None:
+            return None
+        node = _deref(root, node)
+        if isinstance(part, int):
+            items = node.get("items")
+            node = items if isinstance(items, dict) else None
+        else:
+            props = node.get("properties", {})
+            extra = node.get("additionalProperties")
+            node = props.get(part, extra if isinstance(extra, dict) else None)
+    return _deref(root, node) if node is not None else None
+
+
+def _deref(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        name = str(node["$ref"]).rsplit("/", 1)[-1]
+        node = root["$defs"][name]
+    return node
+
+
+@cache
+def _validator(kind: SchemaKind) -> Any:
+    from jsonschema import Draft202012Validator  # deferred: heavy import, see module doc
+
+    return Draft202012Validator(schema(kind), format_checker=None)
+
+
+def check(data: Any, kind: SchemaKind = "contract") -> list[Violation]:
+    """Every structural violation of `data` against the shipped schema.
+
+    Uses the schema compiled to plain Python checks (pv.compiled) when it only uses the
+    keywords that compiler supports, else jsonschema; tests hold the two to the same answer."""
+    from pv.compiled import compile_schema
+
+    checker = compile_schema(kind)
+    if checker is not None:
+        out: list[Violation] = []
+        checker(data, (), out)
+        return out
+    return check_reference(data, kind)
+
+
+def check_reference(data: Any, kind: SchemaKind = "contract") -> list[Violation]:
+    """The same check through jsonschema's Draft202012Validator (the reference)."""
+    return [_violation(err) for err in _validator(kind).iter_errors(data)]
+
+
+def _violation(err: Any) -> Violation:
+    path: JsonPath = tuple(err.absolute_path)
+    keyword = str(err.validator)
+    instance, value = err.instance, err.validator_value
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = tuple(k for k in instance if k not in allowed)
+        return Violation(path=path, keyword=keyword, message=err.message, extra=extra)
+    if keyword == "required" and isinstance(instance, dict):
+        missing = tuple(k for k in value if k not in instance)
+        return Violation(path=path, keyword=keyword, message=err.message, extra=missing)
+    if keyword == "type":
+        types = (value,) if isinstance(value, str) else tuple(value)
+        return Violation(path=path, keyword=keyword, message=err.message, extra=types)
+    return Violation(path=path, keyword=keyword, message=_short(err.message))
+
+
+def _short(message: str) -> str:
+    """jsonschema quotes whole instances; keep messages one readable line."""
+    line = message.splitlines()[0] if message else message
+    return line if len(line) <= 200 else line[:197] + "..."

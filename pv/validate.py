@@ -1,0 +1,299 @@
+"""`pv validate` end to end: discover files, load, schema, rules, cross-file rules.
+
+Each file is classified by shape: a mapping with `bindings` is a binding registry (checked
+against its own schema); one with `metadata` but none of `equations`, `proof_obligations`,
+`kani_harnesses` is a *partial contract* (aprender/'s kernel-fusion, layer-parity, ... are
+such fragments: their own top-level sections are allowed, only `metadata` and the standard
+sections they do carry are checked, and PV-011 warns unless `metadata.kind` declares a
+non-kernel kind); everything else is a contract. One run reports every file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pv import crossfile
+from pv.crossfile import Located
+from pv.findings import Finding, count, sort_findings
+
+if TYPE_CHECKING:
+    from pv.cache import Cache
+    from pv.load import Document
+
+NON_KERNEL_KINDS = frozenset({"registry", "model-family", "pattern", "schema"})
+READ_LIMIT = 1024 * 1024 + 1  # pv.load.MAX_BYTES + 1 (a test keeps them in step)
+COUNTED = ("equations", "proof_obligations", "falsification_tests", "kani_harnesses")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileResult:
+    """What one file contributed: its findings plus the facts the cross-file rules need."""
+
+    file: str
+    kind: str  # contract | partial | binding | refused
+    findings: tuple[Finding, ...] = ()
+    depends_on: tuple[Located, ...] = ()
+    falsification_ids: tuple[Located, ...] = ()
+    equations: tuple[str, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        return os.path.splitext(os.path.basename(self.file))[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the inverse of `from_dict` (the cache stores this)."""
+        return {
+            "kind": self.kind,
+            "findings": [f.to_dict() for f in self.findings],
+            "depends_on": [[x.name, x.line, x.column] for x in self.depends_on],
+            "falsification_ids": [[x.name, x.line, x.column] for x in self.falsification_ids],
+            "equations": list(self.equations),
+            "counts": dict(self.counts),
+        }
+
+    @classmethod
+    def from_dict(cls, file: str, raw: dict[str, Any]) -> FileResult:
+        """Rebuild a result for `file`; raises on malformed input (the cache then ignores it)."""
+        findings = tuple(Finding.from_dict(f) for f in raw["findings"])
+        if any(f.file != file for f in findings):
+            raise ValueError("cached findings name another file")
+        return cls(
+            file=file,
+            kind=str(raw["kind"]),
+            findings=findings,
+            depends_on=_unlocate(file, raw["depends_on"]),
+            falsification_ids=_unlocate(file, raw["falsification_ids"]),
+            equations=tuple(str(e) for e in raw["equations"]),
+            counts={str(k): int(v) for k, v in raw["counts"].items()},
+        )
+
+
+def _unlocate(file: str, rows: list[list[Any]]) -> tuple[Located, ...]:
+    return tuple(Located(file=file, name=str(n), line=int(a), column=int(b)) for n, a, b in rows)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """The whole run: per-file results and every finding, sorted for output."""
+
+    files: tuple[FileResult, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> int:
+        return count(self.findings, "error")
+
+    @property
+    def warnings(self) -> int:
+        return count(self.findings, "warning")
+
+    def totals(self) -> dict[str, int]:
+        """Contracts and their equations / obligations / tests / harnesses, summed."""
+        out = {"contracts": sum(1 for r in self.files if r.kind == "contract")}
+        for key in COUNTED:
+            out[key] = sum(r.counts.get(key, 0) for r in self.files if r.kind == "contract")
+        return out
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:
+    """Files to check (folders searched recursively for *.yaml / *.yml, sorted) and the
+    arguments that name nothing."""
+    found: list[Path] = []
+    missing: list[str] = []
+    for arg in paths:
+        path = Path(arg)
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            missing.append(str(arg))
+    unique = list(dict.fromkeys(found))
+    return unique, missing
+
+
+def display_name(path: Path, cwd: str | None = None) -> str:
+    """The name findings use: relative to the current directory when below it."""
+    base = cwd if cwd is not None else os.getcwd()
+    absolute = os.path.abspath(path)
+    if absolute.startswith(base.rstrip(os.sep) + os.sep):
+        return Path(absolute[len(base.rstrip(os.sep)) + 1 :]).as_posix()
+    return Path(path).as_posix()
+
+
+def classify(data: dict[str, Any]) -> str:
+    """contract, partial or binding (see the module docstring)."""
+    if "bindings" in data and "metadata" not in data:
+        return "binding"
+    if "metadata" in data and not any(k in data for k in COUNTED[:2] + COUNTED[3:]):
+        return "partial"
+    return "contract"
+
+
+def check_document(doc: Document) -> FileResult:
+    """Every per-file finding for one loaded document (no file system access)."""
+    from pv import rules
+
+    if doc.data is None:
+        return FileResult(file=doc.file, kind="refused", findings=doc.findings)
+    data, kind = doc.data, classify(doc.data)
+    declared = (
+        data.get("metadata", {}).get("kind") if isinstance(data.get("metadata"), dict) else None
+    )
+    kernel = declared not in NON_KERNEL_KINDS
+    if kind == "binding":
+        findings = _schema_findings(doc, data, "binding", top_level_open=False)
+        return FileResult(file=doc.file, kind=kind, findings=tuple(findings))
+    findings = _schema_findings(
+        doc, data, "contract", top_level_open=kind == "partial" or not kernel
+    )
+    if kind == "partial":
+        findings += rules.falsification_rules(doc, data)
+        if kernel:
+            message = "partial contract: only metadata and the known sections were checked"
+            hint = "add equations/proof_obligations/kani_harnesses, or declare metadata.kind"
+            findings.append(rules.make(doc, "PV-011", (), message, hint))
+    else:
+        findings += rules.contract_rules(doc, data, kernel=kernel)
+    return FileResult(
+        file=doc.file,
+        kind=kind,
+        findings=tuple(findings),
+        depends_on=_located(doc, data, "metadata", "depends_on"),
+        falsification_ids=_located(doc, data, "falsification_tests", "id"),
+        equations=tuple(data["equations"]) if isinstance(data.get("equations"), dict) else (),
+        counts={k: len(data[k]) for k in COUNTED if isinstance(data.get(k), (list, dict))},
+    )
+
+
+def _located(doc: Document, data: dict[str, Any], section: str, key: str) -> tuple[Located, ...]:
+    value = data.get(section)
+    out = []
+    if section == "metadata" and isinstance(value, dict) and isinstance(value.get(key), list):
+        for i, name in enumerate(value[key]):
+            line, col = doc.position((section, key, i))
+            out.append(Located(file=doc.file, name=str(name), line=line, column=col))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict) and isinstance(item.get(key), str):
+                line, col = doc.position((section, i, key))
+                out.append(Located(file=doc.file, name=item[key], line=line, column=col))
+    return tuple(out)
+
+
+def _schema_findings(
+    doc: Document, data: dict[str, Any], kind: Any, *, top_level_open: bool
+) -> list[Finding]:
+    from pv import rules, schema  # deferred: only a cache miss needs them
+
+    checked = (
+        {k: v for k, v in data.items() if k in schema.known_keys(kind, ())}
+        if top_level_open
+        else data
+    )
+    violations = schema.check(checked, kind)
+    out = _coerce_plain_scalars(doc, data, violations)
+    if out:
+        violations = schema.check(checked, kind)
+    for v in violations:
+        if v.keyword == "additionalProperties":
+            known = schema.known_keys(kind, v.path)
+            out += [rules.unknown_key(doc, v.path, key, known) for key in v.extra]
+        elif v.keyword == "required":
+            out += [
+                rules.make(doc, "PV-001", v.path, f"missing required key '{k}'") for k in v.extra
+            ]
+        else:
+            out.append(rules.make(doc, "PV-001", v.path, v.message))
+    return out
+
+
+def _coerce_plain_scalars(
+    doc: Document, data: dict[str, Any], violations: Sequence[Any]
+) -> list[Finding]:
+    """`version: 1.10` where the schema wants text: keep what the user wrote ("1.10"), and
+    say so, instead of silently validating the float 1.1."""
+    from pv import rules
+
+    out = []
+    for v in violations:
+        source = doc.sources.get(v.path)
+        if v.keyword != "type" or "string" not in v.extra or source is None or not v.path:
+            continue
+        parent: Any = data
+        for part in v.path[:-1]:
+            parent = parent[part]
+        parent[v.path[-1]] = source
+        message = f"unquoted {source} is not text in YAML; kept as the text written"
+        out.append(rules.make(doc, "PV-004", v.path, message, f'quote it: "{source}"'))
+    return out
+
+
+def validate_file(path: Path, display: str | None = None) -> FileResult:
+    """Load and check one file (no cache, no cross-file rules)."""
+    from pv.load import load_file
+
+    return check_document(load_file(path, display))
+
+
+def validate_paths(files: Sequence[Path], *, cache: Cache | None = None) -> Report:
+    """Check every file (through `cache` when given), then the cross-file rules."""
+    cwd = os.getcwd()
+    results = [_one(path, display_name(path, cwd), cache) for path in files]
+    if cache is not None:
+        cache.flush()
+    findings = [f for r in results for f in r.findings]
+    findings += _cross_file(results)
+    return Report(files=tuple(results), findings=tuple(sort_findings(findings)))
+
+
+def _one(path: Path, display: str, cache: Cache | None) -> FileResult:
+    if cache is not None:
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read(READ_LIMIT)
+        except OSError:
+            raw = None
+        hit = cache.get(raw, display) if raw is not None else None
+        if hit is not None:
+            return hit
+    from pv.load import load_bytes, load_file  # deferred: a cache hit never imports yaml
+
+    if cache is None or raw is None:
+        return check_document(load_file(path, display))
+    result = check_document(load_bytes(raw, display))
+    cache.put(raw, display, result)
+    return result
+
+
+@cache
+def _stems_in(folder: str) -> frozenset[str]:
+    """Contract stems beside a file: depends_on may name a contract not passed on the
+    command line (validating one file of a folder must not report its siblings missing)."""
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return frozenset()
+    return frozenset(n.rsplit(".", 1)[0] for n in names if n.endswith((".yaml", ".yml")))
+
+
+def _cross_file(results: Sequence[FileResult]) -> list[Finding]:
+    contracts = [r for r in results if r.kind in ("contract", "partial")]
+    stems = {r.stem for r in contracts}
+    deps: list[Located] = []
+    for r in contracts:
+        if r.depends_on:
+            siblings = _stems_in(os.path.dirname(r.file))
+            deps += [d for d in r.depends_on if d.name not in stems and d.name not in siblings]
+    out = crossfile.unknown_dependencies(deps, stems)
+    out += crossfile.dependency_cycles({r.stem: list(r.depends_on) for r in contracts})
+    out += crossfile.cross_file_duplicates([i for r in contracts for i in r.falsification_ids])
+    return out

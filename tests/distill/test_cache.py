@@ -1,0 +1,129 @@
+"""The teacher-logit cache: byte determinism, compact dtypes and refusal of damaged files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from distill import cache, stages
+from distill.config import DataConfig, PrecomputeConfig
+from distill.errors import CacheMismatchError, OutputExistsError
+from tests.distill.conftest import SEQ_LEN, TinyRun
+
+
+def precompute(run: TinyRun, out: Path, top_k: int = 8) -> Path:
+    return stages.precompute(
+        teacher_path=run.teacher,
+        out_dir=out,
+        data_paths=[run.data_file],
+        data_cfg=DataConfig(seq_len=SEQ_LEN),
+        cfg=PrecomputeConfig(top_k=top_k, shard_windows=256, max_windows=300),
+        device="cpu",
+        quiet=True,
+    )
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir())}
+
+
+def test_two_precompute_runs_are_byte_identical(tiny_run: TinyRun, tmp_path: Path) -> None:
+    first = tree_bytes(precompute(tiny_run, tmp_path / "a"))
+    second = tree_bytes(precompute(tiny_run, tmp_path / "b"))
+    assert first == second
+    assert len([n for n in first if n.startswith("values-")]) == 2  # 300 windows, 256 a shard
+
+
+def test_manifest_records_fingerprints_and_every_file_hash(tiny_run: TinyRun) -> None:
+    manifest = json.loads((tiny_run.cache / "teacher_logits" / "manifest.json").read_text())
+    assert manifest["teacher_fingerprint"] == stages.model.fingerprint(tiny_run.teacher)
+    assert manifest["precompute"]["top_k"] == 8
+    names = {f["name"] for f in manifest["files"]}
+    on_disk = {p.name for p in (tiny_run.cache / "teacher_logits").iterdir()}
+    assert on_disk == names | {"manifest.json"}
+
+
+def test_ids_use_the_narrowest_unsigned_type_and_values_fp16(tiny_run: TinyRun) -> None:
+    opened = cache.open_cache(tiny_run.cache)
+    _, ids, values = opened.batch(np.array([0, 1]))
+    assert ids is not None
+    assert ids.dtype == np.uint8
+    assert values.dtype == np.float16
+    assert ids.shape == (2, SEQ_LEN, 8)
+
+
+def test_cached_top_k_matches_the_teacher_logits(tiny_run: TinyRun) -> None:
+    opened = cache.open_cache(tiny_run.cache)
+    tokens, ids, values = opened.batch(np.array([3]))
+    teacher = stages.model.load_model(tiny_run.teacher).eval()
+    with torch.no_grad():
+        logits = teacher(torch.from_numpy(tokens[:, :-1].astype(np.int64)))
+    want_ids, want_values = cache.top_k(logits, 8)
+    assert ids is not None
+    assert np.array_equal(ids.astype(np.int64), want_ids.numpy())
+    np.testing.assert_allclose(values, want_values.numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_top_k_ties_keep_the_lower_id_first() -> None:
+    ids, values = cache.top_k(torch.tensor([[1.0, 5.0, 5.0, 0.0, 5.0]]), 2)
+    assert ids.tolist() == [[1, 2]]
+    assert values.tolist() == [[5.0, 5.0]]
+
+
+def copy_cache(run: TinyRun, tmp_path: Path) -> Path:
+    target = tmp_path / "cache"
+    shutil.copytree(run.cache, target)
+    return target / "teacher_logits"
+
+
+def test_a_shard_whose_hash_differs_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    root = copy_cache(tiny_run, tmp_path)
+    shard = root / "values-00000.bin"
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(CacheMismatchError, match=r"values-00000.bin is corrupt: sha256"):
+        cache.open_cache(root.parent)
+
+
+def test_a_truncated_shard_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    root = copy_cache(tiny_run, tmp_path)
+    shard = root / "ids-00000.bin"
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(CacheMismatchError, match="truncated"):
+        cache.open_cache(root.parent)
+
+
+def test_a_missing_cache_names_the_command_to_run(tmp_path: Path) -> None:
+    with pytest.raises(CacheMismatchError, match="no teacher-logit cache"):
+        cache.open_cache(tmp_path)
+
+
+def test_a_manifest_of_another_format_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    root = copy_cache(tiny_run, tmp_path)
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["format"] = "something-else"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CacheMismatchError, match="not a distill-teacher-logits-v1"):
+        cache.open_cache(root)
+
+
+def test_precompute_refuses_to_overwrite_a_cache(tiny_run: TinyRun, tmp_path: Path) -> None:
+    root = copy_cache(tiny_run, tmp_path)
+    before = tree_bytes(root)
+    with pytest.raises(OutputExistsError, match="already holds a cache"):
+        precompute(tiny_run, root.parent)
+    assert tree_bytes(root) == before
+
+
+def test_full_logits_are_cached_when_top_k_is_zero(tiny_run: TinyRun, tmp_path: Path) -> None:
+    opened = cache.open_cache(precompute(tiny_run, tmp_path / "full", top_k=0))
+    tokens, ids, values = opened.batch(np.array([0]))
+    assert ids is None
+    assert values.shape == (1, SEQ_LEN, 256)
+    assert tokens.shape == (1, SEQ_LEN + 1)

@@ -1,0 +1,148 @@
+"""The training loop: learning, bitwise resume, accumulation, NaN stop and the drift gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from distill import loss as kd
+from distill import stages
+from distill import train as train_mod
+from distill.errors import CheckpointMismatchError, TrainingError
+from tests.distill.conftest import TinyRun, micro_train
+
+FIELDS = {
+    "train_loss",
+    "val_loss",
+    "kl_loss",
+    "ce_loss",
+    "total_loss",
+    "optimizer_state_sha",
+    "wall_seconds",
+    "tokens_seen",
+    "tokens_per_second",
+}
+
+
+def distil(run: TinyRun, out: Path, resume: bool = False, **cfg: Any) -> train_mod.Outcome:
+    return stages.distill(
+        cache_path=run.cache,
+        out_dir=out,
+        student_path=None,
+        size=str(run.size_file),
+        cfg=micro_train(**cfg),
+        device="cpu",
+        resume=resume,
+        quiet=True,
+    )
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def test_a_tiny_student_loss_falls_and_metadata_has_every_field(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    outcome = distil(tiny_run, tmp_path / "s", epochs=3, steps_per_epoch=8)
+    records = json.loads((tmp_path / "s" / "metadata.json").read_text())["epochs"]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert set(records[0]) >= FIELDS
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    assert records[-1]["val_loss"] < records[0]["val_loss"]
+    assert records[-1]["tokens_seen"] == 3 * 8 * 4 * 32
+    assert outcome.metadata["drift_gate"]["passed"] is True
+    assert outcome.metadata["drift_gate"]["relative_change"] > 0.05
+
+
+def test_four_steps_straight_equal_two_then_resume_then_two_bitwise(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    straight = distil(tiny_run, tmp_path / "straight", epochs=2, steps_per_epoch=2)
+    real_step = train_mod.optimizer_step
+    calls = {"n": 0}
+
+    def crash_after_two(optimizer: torch.optim.Optimizer) -> None:
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # a kill between epochs 1 and 2
+        calls["n"] += 1
+        real_step(optimizer)
+
+    monkeypatch.setattr(train_mod, "optimizer_step", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        distil(tiny_run, tmp_path / "resumed", epochs=2, steps_per_epoch=2)
+    monkeypatch.setattr(train_mod, "optimizer_step", real_step)
+    resumed = distil(tiny_run, tmp_path / "resumed", resume=True, epochs=2, steps_per_epoch=2)
+    a, b = weights(straight.model_dir), weights(resumed.model_dir)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["optimizer_state_sha"] for r in straight.metadata["epochs"]] == [
+        r["optimizer_state_sha"] for r in resumed.metadata["epochs"]
+    ]
+
+
+def test_resume_with_another_config_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
+    with pytest.raises(CheckpointMismatchError, match=r"train.alpha: 0.7 -> 0.5"):
+        distil(tiny_run, tmp_path / "s", resume=True, epochs=1, steps_per_epoch=2, alpha=0.5)
+
+
+def test_gradient_accumulation_splits_give_the_same_update(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    one = distil(tiny_run, tmp_path / "one", epochs=1, steps_per_epoch=2, batch_size=4)
+    two = distil(
+        tiny_run, tmp_path / "two", epochs=1, steps_per_epoch=2, batch_size=2, grad_accum=2
+    )
+    a, b = weights(one.model_dir), weights(two.model_dir)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_loss = kd.kd_loss
+    calls = {"n": 0}
+
+    def nan_on_third_step(*args: Any, **kwargs: Any) -> kd.KDLoss:
+        out = real_loss(*args, **kwargs)
+        if kwargs.get("normalizer") is not None:  # training calls, not evaluation
+            calls["n"] += 1
+            if calls["n"] == 3:
+                return kd.KDLoss(
+                    total=out.total * torch.nan, kl=out.kl, ce=out.ce, tokens=out.tokens
+                )
+        return out
+
+    out = tmp_path / "s"
+    monkeypatch.setattr(kd, "kd_loss", nan_on_third_step)
+    with pytest.raises(TrainingError, match=r"loss became nan at step 2.*last good checkpoint"):
+        distil(tiny_run, out, epochs=2, steps_per_epoch=2)
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2
+    assert len(json.loads((out / "metadata.json").read_text())["epochs"]) == 1
+    assert not (out / "student").exists()
+
+
+def test_a_student_that_never_steps_fails_the_drift_gate(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(train_mod, "optimizer_step", lambda optimizer: None)
+    with pytest.raises(TrainingError, match=r"drift gate failed: .* 0\.00%"):
+        distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
+    gate = json.loads((tmp_path / "s" / "metadata.json").read_text())["drift_gate"]
+    assert gate["passed"] is False
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
+    cfg = micro_train(warmup_steps=4, min_lr_ratio=0.1)
+    factors = [train_mod.lr_factor(s, cfg, 20) for s in range(21)]
+    assert factors[:4] == sorted(factors[:4])
+    assert max(factors) == pytest.approx(1.0)
+    assert factors[-1] == pytest.approx(0.1)

@@ -1,0 +1,117 @@
+"""Tests for pv.cache: hits, misses on any key change, corrupt packs and entries, atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pv import cache as cache_mod
+from pv.cache import Cache
+from pv.validate import FileResult, validate_file, validate_paths
+
+EXAMPLE = Path(__file__).parent / "examples" / "bad" / "PV-005-unresolved-kani-obligation.yaml"
+RAW = EXAMPLE.read_bytes()
+
+
+def _result(file: str = "x.yaml") -> FileResult:
+    return validate_file(EXAMPLE, file)
+
+
+def _stored(root: Path, salt: str = "salt") -> Cache:
+    cache = Cache(root, salt)
+    cache.put(RAW, "x.yaml", _result())
+    cache.flush()
+    return cache
+
+
+def test_a_stored_result_comes_back_equal_from_a_fresh_instance(tmp_path: Path) -> None:
+    assert Cache(tmp_path, "salt").get(RAW, "x.yaml") is None
+    _stored(tmp_path)
+    assert Cache(tmp_path, "salt").get(RAW, "x.yaml") == _result()
+    assert [p.name for p in tmp_path.iterdir()] == [cache_mod.PACK]
+
+
+def test_any_change_to_bytes_name_or_salt_misses(tmp_path: Path) -> None:
+    _stored(tmp_path)
+    assert Cache(tmp_path, "salt").get(RAW + b"\n", "x.yaml") is None
+    assert Cache(tmp_path, "salt").get(RAW, "y.yaml") is None
+    assert Cache(tmp_path, "other-version").get(RAW, "x.yaml") is None
+
+
+@pytest.mark.parametrize("garbage", [b"", b"{not json", b"[]", b"\xff\xfe"])
+def test_a_corrupt_pack_is_ignored_and_rewritten(tmp_path: Path, garbage: bytes) -> None:
+    (tmp_path / cache_mod.PACK).write_bytes(garbage)
+    cache = Cache(tmp_path, "salt")
+    assert cache.get(RAW, "x.yaml") is None
+    cache.put(RAW, "x.yaml", _result())
+    cache.flush()
+    assert Cache(tmp_path, "salt").get(RAW, "x.yaml") == _result()
+
+
+@pytest.mark.parametrize("entry", [{"kind": "contract"}, [], {"kind": "c", "findings": [{"x": 1}]}])
+def test_a_malformed_entry_is_a_miss_and_is_dropped(tmp_path: Path, entry: object) -> None:
+    key = Cache(tmp_path, "salt").key(RAW, "x.yaml")
+    (tmp_path / cache_mod.PACK).write_text(json.dumps({key: entry}))
+    cache = Cache(tmp_path, "salt")
+    assert cache.get(RAW, "x.yaml") is None
+    cache.flush()
+    assert json.loads((tmp_path / cache_mod.PACK).read_text()) == {}
+
+
+def test_an_unwritable_cache_is_skipped_not_fatal(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cache = _stored(blocker)
+    assert cache.get(RAW, "x.yaml") == _result()  # still served from memory this run
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_failed_write_leaves_no_temp_file_and_keeps_the_old_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stored(tmp_path)
+    before = (tmp_path / cache_mod.PACK).read_bytes()
+
+    def boom(*args: object, **kwargs: object) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache_mod.json, "dumps", boom)
+    cache = Cache(tmp_path, "salt")
+    cache.put(RAW, "y.yaml", _result("y.yaml"))
+    cache.flush()
+    assert [p.name for p in tmp_path.iterdir()] == [cache_mod.PACK]
+    assert (tmp_path / cache_mod.PACK).read_bytes() == before
+
+
+def test_the_pack_is_capped_keeping_the_newest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_mod, "MAX_ENTRIES", 2)
+    cache = Cache(tmp_path, "salt")
+    for name in ("a.yaml", "b.yaml", "c.yaml"):
+        cache.put(RAW, name, _result(name))
+    cache.flush()
+    fresh = Cache(tmp_path, "salt")
+    assert fresh.get(RAW, "a.yaml") is None
+    assert fresh.get(RAW, "c.yaml") == _result("c.yaml")
+
+
+def test_open_uses_the_env_folder_and_warm_runs_skip_checking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(cache_mod.ENV_VAR, str(tmp_path / "c"))
+    assert Cache.open().root == tmp_path / "c"
+    first = validate_paths([EXAMPLE], cache=Cache.open())
+    assert (tmp_path / "c" / cache_mod.PACK).is_file()
+    calls: list[str] = []
+    monkeypatch.setattr("pv.validate.check_document", lambda doc: calls.append(doc.file))
+    second = validate_paths([EXAMPLE], cache=Cache.open())
+    assert calls == []
+    assert second == first
+
+
+def test_default_folder_is_pv_cache_in_the_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cache_mod.ENV_VAR, raising=False)
+    assert cache_mod.default_dir() == Path(".pv-cache")

@@ -1,0 +1,138 @@
+"""CLI tests for `pv validate` and `pv schema` (click's CliRunner), plus import hygiene."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pv.cli import main
+
+EXAMPLES = Path(__file__).parent / "examples"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PV_CACHE_DIR", str(tmp_path / "cache"))
+    return CliRunner()
+
+
+def test_valid_contracts_exit_zero_with_the_rust_summary(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", str(EXAMPLES / "good")])
+    assert result.exit_code == 0, result.output
+    assert "Contract is valid." in result.output
+    assert "Checked 2 files: 2 contracts" in result.output
+
+
+def test_our_own_contracts_are_valid_without_warnings(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", "--strict", str(ROOT / "contracts")])
+    assert result.exit_code == 0, result.output
+    assert "Contract is valid." in result.output
+
+
+def test_errors_exit_one_and_print_located_lines(runner: CliRunner) -> None:
+    bad = EXAMPLES / "bad" / "SCHEMA-004-empty-formula.yaml"
+    result = runner.invoke(main, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert ":7:5: error SCHEMA-004 equations.f.formula must not be empty" in result.output
+    assert "1 error(s), 0 warning(s)" in result.output
+
+
+def test_warnings_pass_unless_strict(runner: CliRunner) -> None:
+    warn = str(EXAMPLES / "bad" / "SCHEMA-013-no-qa-gate.yaml")
+    assert runner.invoke(main, ["validate", warn]).exit_code == 0
+    assert runner.invoke(main, ["validate", "--strict", warn]).exit_code == 1
+
+
+def test_missing_path_or_nothing_to_check_exits_two(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["validate", "nope.yaml"])
+    assert result.exit_code == 2
+    assert "no such file or folder: nope.yaml" in result.output
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(main, ["validate", "empty"])
+    assert result.exit_code == 2
+    assert "no *.yaml" in result.output
+    assert runner.invoke(main, ["validate"]).exit_code == 2
+    assert runner.invoke(main, ["validate", "--format", "xml", "empty"]).exit_code == 2
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_machine_formats_are_valid_json(runner: CliRunner, fmt: str) -> None:
+    bad = EXAMPLES / "bad" / "PV-003-misspelled-falsification.yaml"
+    result = runner.invoke(main, ["validate", "--format", fmt, str(bad)])
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["version"] in ("2.1.0", "0.1.0")
+
+
+def test_github_format_emits_annotations(runner: CliRunner) -> None:
+    bad = EXAMPLES / "bad" / "PV-003-misspelled-falsification.yaml"
+    result = runner.invoke(main, ["validate", "--format", "github", str(bad)])
+    assert result.output.startswith("::error file=")
+
+
+def test_second_run_is_served_from_the_cache_with_the_same_output(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    shutil.copy(EXAMPLES / "bad" / "PV-005-unresolved-kani-obligation.yaml", tmp_path / "c.yaml")
+    first = runner.invoke(main, ["validate", "c.yaml"])
+    entries = list((tmp_path / "cache").glob("*.json"))
+    second = runner.invoke(main, ["validate", "c.yaml"])
+    assert len(entries) == 1
+    assert second.output == first.output
+    assert "PV-005" in first.output
+    (tmp_path / "c.yaml").write_text("a: [\n")
+    third = runner.invoke(main, ["validate", "c.yaml"])
+    assert third.exit_code == 1
+    assert "LOAD-006" in third.output
+
+
+def test_no_cache_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["validate", "--no-cache", str(EXAMPLES / "good")])
+    assert result.exit_code == 0
+    assert not (tmp_path / "cache").exists()
+
+
+def test_refused_input_never_prints_a_traceback(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", str(EXAMPLES / "bad")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("kind", ["contract", "binding"])
+def test_schema_prints_the_shipped_schema(runner: CliRunner, kind: str) -> None:
+    result = runner.invoke(main, ["schema", "--kind", kind])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def _imports_after(code: str, tmp_path: Path) -> set[str]:
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    return set(done.stdout.split())
+
+
+def test_cli_and_a_warm_validate_import_neither_torch_nor_yaml(tmp_path: Path) -> None:
+    good = EXAMPLES / "good" / "minimal.yaml"
+    run = (
+        "from pv.cli import main\n"
+        "try:\n"
+        f"    main(['validate', {str(good)!r}])\n"
+        "except SystemExit:\n"
+        "    pass"
+    )
+    cold = _imports_after(run, tmp_path)
+    warm = _imports_after(run, tmp_path)
+    assert "torch" not in cold
+    assert "yaml" in cold
+    assert not {"torch", "yaml", "jsonschema"} & warm

@@ -1,0 +1,58 @@
+"""pv coverage: ids bound to checks, per contract and in total."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pv.cli import main
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "provable-contracts"
+CONTRACT = """\
+metadata: {version: "1.0.0"}
+equations: {a: {formula: "x"}}
+falsification_tests:
+  - {id: FALSIFY-C-001, rule: r, prediction: p, if_fails: f}
+  - {id: FALSIFY-C-002, rule: r, prediction: p, if_fails: f}
+"""
+CHECK = """\
+import pytest
+
+@pytest.mark.falsifies("FALSIFY-C-001")
+def test_one():
+    pass
+"""
+
+
+def test_coverage_counts_bound_ids_from_the_tests_folder(tmp_path: Path) -> None:
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "c-v1.yaml").write_text(CONTRACT, encoding="utf-8")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_c.py").write_text(CHECK, encoding="utf-8")
+    args = [
+        "coverage",
+        "--format",
+        "json",
+        "--tests",
+        str(tmp_path / "checks"),
+        str(tmp_path / "contracts"),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    (row,) = data["contracts"]
+    assert (row["bound"], row["unbound"]) == (["FALSIFY-C-001"], ["FALSIFY-C-002"])
+    assert data["totals"]["percent_bound"] == 50.0
+    text = CliRunner().invoke(main, args[:1] + args[3:]).output
+    assert "1/2 ids bound (50.0%)" in text
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not here")
+def test_coverage_totals_match_the_corpus() -> None:
+    result = CliRunner().invoke(main, ["coverage", "--format", "json", str(CORPUS)])
+    totals = json.loads(result.output)["totals"]
+    assert (totals["contracts"], totals["obligations"]) == (87, 472)
+    assert (totals["falsification_tests"], totals["kani_harnesses"]) == (496, 160)

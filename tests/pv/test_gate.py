@@ -1,0 +1,213 @@
+"""pv gate: one verdict over validate, drift, the bound checks and semver since a base ref.
+The semver step runs against real git repositories made in tmp_path."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pv import falsify as falsify_mod
+from pv.cli import main
+from pv.config import PvConfig
+from pv.gate import GateResult, Step, check_bump, falsify_step, markdown, semver_step
+
+CONTRACT = """\
+metadata:
+  version: "1.0.0"
+  description: "gate test"
+  references: ["r"]
+equations:
+  e: {formula: "x = 1"}
+proof_obligations:
+  - {type: bound, property: "x >= 0", formal: "x >= 0"}
+falsification_tests:
+  - id: FALSIFY-G-001
+    rule: "r"
+    prediction: "x is one"
+    if_fails: "x is not one"
+qa_gate: {id: F-G-001, name: "g"}
+"""
+
+
+def git(root: Path, *args: str) -> None:
+    cmd = [
+        "git",
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "commit.gpgsign=false",
+        *args,
+    ]
+    subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "g-v1.yaml").write_text(CONTRACT, encoding="utf-8")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    return tmp_path
+
+
+def edit(root: Path, old: str, new: str) -> None:
+    path = root / "contracts" / "g-v1.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
+def config(root: Path) -> PvConfig:
+    return PvConfig(
+        root=root,
+        contracts=(root / "contracts",),
+        tests=(root / "tests",),
+        registry=root / "contracts" / "r.yaml",
+        apps=(),
+    )
+
+
+def test_a_changed_prediction_without_a_major_bump_is_gate_001(repo: Path) -> None:
+    edit(repo, '"x is one"', '"x is two"')
+    edit(repo, '"1.0.0"', '"1.1.0"')
+    (finding,) = check_bump(repo, "HEAD", "contracts/g-v1.yaml")
+    assert (finding.rule, finding.severity, finding.line) == ("GATE-001", "error", 2)
+    assert "needs a major version bump" in finding.message
+    assert "prediction" in finding.message
+
+
+def test_the_same_change_with_a_major_bump_passes(repo: Path) -> None:
+    edit(repo, '"x is one"', '"x is two"')
+    edit(repo, '"1.0.0"', '"2.0.0"')
+    step, findings = semver_step(config(repo), "HEAD")
+    assert step.ok
+    assert findings == []
+    assert "1 contract(s) changed" in step.detail
+
+
+def test_an_added_id_needs_a_minor_bump(repo: Path) -> None:
+    added = "  - {id: FALSIFY-G-002, rule: r, prediction: p, if_fails: f}\nqa_gate:"
+    edit(repo, "qa_gate:", added)
+    assert [f.rule for f in check_bump(repo, "HEAD", "contracts/g-v1.yaml")] == ["GATE-001"]
+    edit(repo, '"1.0.0"', '"1.1.0"')
+    assert check_bump(repo, "HEAD", "contracts/g-v1.yaml") == []
+
+
+def test_a_prose_edit_without_a_bump_is_only_a_warning(repo: Path) -> None:
+    edit(repo, '"gate test"', '"gate test, reworded"')
+    (finding,) = check_bump(repo, "HEAD", "contracts/g-v1.yaml")
+    assert (finding.rule, finding.severity) == ("GATE-002", "warning")
+    assert semver_step(config(repo), "HEAD")[0].ok
+
+
+def test_an_unknown_base_ref_fails_the_step(repo: Path) -> None:
+    step, findings = semver_step(config(repo), "no-such-ref")
+    assert not step.ok
+    assert [f.rule for f in findings] == ["GATE-003"]
+
+
+def test_outside_git_the_semver_step_is_skipped_not_failed(tmp_path: Path) -> None:
+    (tmp_path / "contracts").mkdir()
+    step, findings = semver_step(config(tmp_path), "HEAD")
+    assert step.ok
+    assert "not a git checkout" in step.detail
+    assert findings == []
+
+
+def test_the_falsify_step_follows_pv_falsify_s_verdict(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_run(contracts: list[Path], **kwargs: object) -> falsify_mod.FalsifyReport:
+        seen.update(kwargs, contracts=contracts)
+        return falsify_mod.FalsifyReport(
+            report={
+                "ids": [{"id": "FALSIFY-G-001"}],
+                "verdict": "failed",
+                "summary": {"passed": 0, "failed": 1},
+            }
+        )
+
+    monkeypatch.setattr(falsify_mod, "run", fake_run)
+    step = falsify_step(config(repo), mutants=True)
+    assert not step.ok
+    assert step.detail.startswith("1 failed")
+    assert seen["mutants"] is True
+    assert seen["check_paths"] == [repo / "tests"]
+
+
+def test_markdown_summary_lists_steps_and_errors() -> None:
+    result = GateResult(
+        steps=(
+            Step(name="validate", ok=True, detail="1 files"),
+            Step(name="drift", ok=False, detail="1 error(s)"),
+        ),
+        findings=(),
+    )
+    text = markdown(result)
+    assert text.startswith("## pv gate: FAILED")
+    assert "| drift | FAIL | 1 error(s) |" in text
+
+
+APP = '''
+import click
+
+@click.group()
+def cli():
+    """Tiny."""
+'''
+TESTS = """
+import pytest
+from click.testing import CliRunner
+from {module} import cli
+
+@pytest.mark.falsifies("FALSIFY-G-001")
+def test_cli():
+    CliRunner().invoke(cli, [])
+"""
+REGISTRY = """\
+metadata: {version: "1.0.0", kind: registry, description: "r"}
+commands:
+  tiny:
+    description: Tiny
+    group: true
+    writes_files: false
+    options: {}
+"""
+
+
+def test_pv_gate_passes_a_clean_project_then_fails_an_unbumped_change(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    module = f"gateapp_{tmp_path.name.replace('-', '_')}"
+    (repo / f"{module}.py").write_text(APP, encoding="utf-8")
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_tiny.py").write_text(TESTS.format(module=module), encoding="utf-8")
+    (repo / "contracts" / "r.yaml").write_text(REGISTRY, encoding="utf-8")
+    (repo / "pyproject.toml").write_text(
+        textwrap.dedent(f"""\
+        [tool.pv]
+        registry = "contracts/r.yaml"
+        apps = {{ tiny = "{module}:cli" }}
+        """),
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(repo))
+    monkeypatch.chdir(repo)
+    summary = repo.parent / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    args = ["gate", "--no-falsify", "--config", str(repo / "pyproject.toml")]
+    clean = CliRunner().invoke(main, args)
+    assert clean.exit_code == 0, clean.output
+    assert "pv gate: passed" in clean.output
+    assert summary.read_text(encoding="utf-8").startswith("## pv gate: passed")
+    edit(repo, '"x is one"', '"x is two"')
+    dirty = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert dirty.exit_code == 1
+    assert '"rule": "GATE-001"' in dirty.output

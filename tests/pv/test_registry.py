@@ -1,0 +1,83 @@
+"""The registry section: reading it into specs, rendering it back, replacing only it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from pv.clispec import introspect
+from pv.load import load_bytes
+from pv.registry import read_registry, render_section, replace_section, write_atomically
+
+HEADER = 'metadata:\n  version: "1.0.0"\n  kind: registry\n# keep me\n'
+
+
+@click.group()
+def app() -> None:
+    """App."""
+
+
+@app.command()
+@click.option("--n", type=int, default=2, help="How many.")
+def go(n: int) -> None:
+    """Go."""
+
+
+def test_rendered_section_reads_back_to_the_same_specs() -> None:
+    specs = introspect("app", app)
+    text = HEADER + render_section(specs, {})
+    entries, findings = read_registry(load_bytes(text.encode(), "r.yaml"))
+    assert findings == []
+    assert [e.spec.params for e in entries] == [s.params for s in specs]
+    assert [e.spec.path for e in entries] == ["app", "app go"]
+    assert all(e.writes_files is False for e in entries)
+
+
+def test_rendering_keeps_writes_files_from_the_old_registry() -> None:
+    specs = introspect("app", app)
+    old, _ = read_registry(
+        load_bytes(
+            (HEADER + "commands:\n  app go:\n    writes_files: true\n    options: {}\n").encode(),
+            "r",
+        )
+    )
+    text = render_section(specs, {e.spec.path: e for e in old})
+    entries, _ = read_registry(load_bytes((HEADER + text).encode(), "r"))
+    assert {e.spec.path: e.writes_files for e in entries} == {"app": False, "app go": True}
+
+
+def test_replace_section_keeps_everything_else_byte_for_byte() -> None:
+    text = HEADER + "commands:\n  old: {}\n  older: {}\nqa_gate:\n  id: X\n"
+    out = replace_section(text, "commands:\n  new: {}\n")
+    assert out == HEADER + "commands:\n  new: {}\nqa_gate:\n  id: X\n"
+    assert replace_section("a: 1", "commands: {}\n") == "a: 1\n\ncommands: {}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ("commands: []\n", "$.commands"),
+        ("commands:\n  app: 3\n", "$.commands.app"),
+        (
+            "commands:\n  app:\n    options:\n      --n: {default: 1}\n",
+            "$.commands.app.options['--n']",
+        ),
+        (
+            "commands:\n  app:\n    options:\n      --n: {type: int, colour: red}\n",
+            "$.commands.app.options['--n'].colour",
+        ),
+    ],
+)
+def test_malformed_entries_are_drift_050_findings(body: str, where: str) -> None:
+    _, findings = read_registry(load_bytes((HEADER + body).encode(), "r.yaml"))
+    assert [(f.rule, f.path) for f in findings] == [("DRIFT-050", where)]
+
+
+def test_write_atomically_replaces_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "r.yaml"
+    target.write_text("old", encoding="utf-8")
+    write_atomically(target, "new")
+    assert target.read_text(encoding="utf-8") == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]

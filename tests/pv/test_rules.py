@@ -1,0 +1,173 @@
+"""Tests for pv.rules and pv.crossfile, driven by the example contracts and small documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pv import crossfile, rules
+from pv.crossfile import Located
+from pv.load import load_bytes
+from pv.validate import check_document, validate_file, validate_paths
+
+EXAMPLES = Path(__file__).parent / "examples"
+BAD = sorted(EXAMPLES.glob("bad/*.yaml"))
+GOOD = sorted(EXAMPLES.glob("good/*.yaml"))
+
+
+def _rule_of(path: Path) -> str:
+    return "-".join(path.stem.split("-")[:2])
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
+def test_good_examples_have_no_findings(path: Path) -> None:
+    assert validate_file(path).findings == ()
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_example_reports_the_rule_its_name_starts_with(path: Path) -> None:
+    report = validate_paths([path])
+    rule = _rule_of(path)
+    hits = [f for f in report.findings if f.rule == rule]
+    assert hits, f"{rule} not reported: {report.findings}"
+    expected = rules.RULES[rule][0]
+    assert all(f.severity == expected for f in hits)
+    assert all(f.file.endswith(path.name) and f.line >= 1 for f in report.findings)
+
+
+def test_every_rule_in_the_table_has_a_bad_example_or_a_cross_file_test() -> None:
+    covered = {_rule_of(p) for p in BAD} | {
+        "LOAD-001",
+        "LOAD-002",
+        "LOAD-011",
+        "PV-007",
+        "PV-008",
+        "PV-012",
+    }
+    assert set(rules.RULES) <= covered
+
+
+def test_rust_rule_severities_match_the_rust_table() -> None:
+    warnings = {"SCHEMA-006", "SCHEMA-009", "SCHEMA-012", "SCHEMA-013"}
+    for n in range(1, 14):
+        rule = f"SCHEMA-{n:03d}"
+        assert rules.RULES[rule][0] == ("warning" if rule in warnings else "error")
+
+
+def test_cross_file_severities_mirror_the_rule_table() -> None:
+    for rule, severity in crossfile.RULES_USED.items():
+        assert rules.RULES[rule][0] == severity
+
+
+def _check(text: str) -> list[tuple[str, int]]:
+    return [(f.rule, f.line) for f in check_document(load_bytes(text.encode(), "t.yaml")).findings]
+
+
+BASE = (EXAMPLES / "good" / "minimal.yaml").read_text()
+
+
+def test_misspelled_section_is_an_error_and_names_the_right_key() -> None:
+    findings = check_document(
+        load_bytes(BASE.replace("falsification_tests:", "falsification:").encode(), "t")
+    ).findings
+    hit = [f for f in findings if f.rule == "PV-003"]
+    assert len(hit) == 1
+    assert hit[0].severity == "error"
+    assert "falsification_tests" in (hit[0].suggestion or "")
+    assert hit[0].line == BASE.splitlines().index("falsification_tests:") + 1
+
+
+def test_unknown_key_suggests_the_closest_known_key() -> None:
+    findings = check_document(
+        load_bytes(BASE.replace("    prediction:", "    predicton:").encode(), "t")
+    ).findings
+    hit = [f for f in findings if f.rule == "PV-002"]
+    assert hit
+    assert hit[0].suggestion == "did you mean 'prediction'?"
+    assert hit[0].path == "$.falsification_tests[0].predicton"
+
+
+def test_unquoted_version_is_kept_as_written_and_flagged() -> None:
+    doc = load_bytes(BASE.replace('version: "1.0.0"', "version: 1.10").encode(), "t")
+    findings = check_document(doc).findings
+    assert doc.data is not None
+    assert doc.data["metadata"]["version"] == "1.10"
+    assert {f.rule for f in findings} == {"PV-004", "PV-010"}
+    assert all(f.rule != "PV-001" for f in findings)
+
+
+def _data(obligations: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+    return {
+        "equations": {"softmax": {}},
+        "proof_obligations": obligations,
+        "falsification_tests": [{"id": i} for i in ids],
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "resolved"),
+    [
+        ("softmax", True),
+        ("1", True),
+        ("3", True),
+        ("4", False),
+        ("0", False),
+        ("CE-BND-002", True),
+        ("CE-BND-003", False),
+        ("CE-INV-001", True),
+        ("XX-BND-001", False),
+        ("CE-SHP-001", False),
+        ("by id", True),
+        ("stays finite", True),
+        ("nonsense", False),
+    ],
+)
+def test_kani_obligation_resolution(name: str, resolved: bool) -> None:
+    obligations = [
+        {"type": "bound", "property": "p1"},
+        {"type": "invariant", "property": "stays finite", "id": "by id"},
+        {"type": "bound", "property": "p3"},
+    ]
+    assert rules.resolve_obligation(_data(obligations, ["FALSIFY-CE-001"]), name) is resolved
+
+
+def _loc(file: str, name: str, line: int = 1) -> Located:
+    return Located(file=file, name=name, line=line, column=3)
+
+
+def test_dependency_cycles_are_reported_once_per_cycle() -> None:
+    graph = {
+        "a": [_loc("a.yaml", "b")],
+        "b": [_loc("b.yaml", "c")],
+        "c": [_loc("c.yaml", "a", 7)],
+        "d": [_loc("d.yaml", "a")],
+    }
+    found = crossfile.dependency_cycles(graph)
+    assert [(f.rule, f.file, f.line) for f in found] == [("PV-007", "c.yaml", 7)]
+    assert "a -> b -> c -> a" in found[0].message
+
+
+def test_self_dependency_is_a_cycle() -> None:
+    found = crossfile.dependency_cycles({"a": [_loc("a.yaml", "a")]})
+    assert [f.message for f in found] == ["dependency cycle: a -> a"]
+
+
+def test_unknown_dependency_suggests_a_known_contract() -> None:
+    found = crossfile.unknown_dependencies(
+        [_loc("a.yaml", "softmax-kernel-v2")], {"softmax-kernel-v1"}
+    )
+    assert found[0].rule == "PV-006"
+    assert found[0].suggestion == "did you mean 'softmax-kernel-v1'?"
+
+
+def test_cross_file_duplicate_ids_warn_on_later_files_only() -> None:
+    ids = [
+        _loc("a.yaml", "FALSIFY-X-001", 4),
+        _loc("a.yaml", "FALSIFY-X-002"),
+        _loc("b.yaml", "FALSIFY-X-001", 9),
+    ]
+    found = crossfile.cross_file_duplicates(ids)
+    assert [(f.file, f.line, f.severity) for f in found] == [("b.yaml", 9, "warning")]
+    assert "a.yaml:4" in found[0].message

@@ -1,0 +1,126 @@
+"""Tests for pv.schema and pv.compiled: the shipped schemas, and the compiled checker agreeing
+with jsonschema (the reference) on real and broken documents."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from pv import compiled, schema
+from pv.load import load_file
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "provable-contracts"
+EXAMPLES = Path(__file__).parent / "examples"
+
+
+def _keyset(violations: list[schema.Violation]) -> set[tuple[Any, ...]]:
+    return {(v.path, v.keyword, v.extra) for v in violations}
+
+
+@pytest.mark.parametrize("kind", ["contract", "binding"])
+def test_shipped_schemas_are_valid_draft_2020_12(kind: schema.SchemaKind) -> None:
+    loaded = json.loads(schema.schema_text(kind))
+    Draft202012Validator.check_schema(loaded)
+    assert loaded["$schema"].endswith("2020-12/schema")
+    assert compiled.compile_schema(kind) is not None
+
+
+def test_digest_changes_with_schema_bytes_and_is_stable() -> None:
+    assert schema.schema_digest() == schema.schema_digest()
+    assert len(schema.schema_digest()) == 64
+
+
+def test_known_keys_follow_refs_items_and_additional_properties() -> None:
+    assert "falsification_tests" in schema.known_keys("contract", ())
+    assert "binding" in schema.known_keys("contract", ("falsification_tests", 3))
+    assert "formula" in schema.known_keys("contract", ("equations", "anything"))
+    assert schema.known_keys("contract", ("metadata", "version", "deeper")) == frozenset()
+
+
+def _mutations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for path, value in [
+        (("metadata", "version"), 1.1),
+        (("metadata", "kind"), "bogus"),
+        (("metadata", "registry"), "yes"),
+        (("kani_harnesses", 0, "bound"), -1),
+        (("kani_harnesses", 0, "bound"), True),
+        (("kani_harnesses", 0, "strategy"), "magic"),
+        (("falsification_tests", 0, "binding"), "not a node id"),
+        (("falsification_tests", 0, "typo"), "x"),
+        (("proof_obligations", 0), "not a mapping"),
+        (("equations",), []),
+        (("verification_summary",), {"l2_property_tested": 2.5}),
+    ]:
+        mutated = copy.deepcopy(doc)
+        target: Any = mutated
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+        out.append(mutated)
+    return out
+
+
+def _docs() -> list[dict[str, Any]]:
+    files = sorted(EXAMPLES.glob("good/*.yaml"))
+    if CORPUS.is_dir():
+        files += sorted(CORPUS.glob("*.yaml"))[:30]
+    docs = [load_file(f).data for f in files]
+    return [d for d in docs if d is not None]
+
+
+def test_compiled_checker_agrees_with_jsonschema_on_real_and_mutated_documents() -> None:
+    docs = _docs()
+    mutated = [m for d in docs[:6] for m in _mutations(d) if "kani_harnesses" in d]
+    assert len(mutated) > 20
+    for doc in docs + mutated:
+        fast = schema.check(doc, "contract")
+        reference = schema.check_reference(doc, "contract")
+        assert _keyset(fast) == _keyset(reference)
+    assert any(schema.check(m) for m in mutated)
+
+
+def test_binding_schema_rejects_unknown_status_in_both_checkers() -> None:
+    doc = {"version": "1", "bindings": [{"contract": "a.yaml", "equation": "e", "status": "meh"}]}
+    assert [v.keyword for v in schema.check(doc, "binding")] == ["enum"]
+    assert _keyset(schema.check_reference(doc, "binding")) == _keyset(schema.check(doc, "binding"))
+
+
+def test_a_schema_with_unsupported_keywords_falls_back_to_jsonschema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    odd = {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}}}
+    monkeypatch.setattr(compiled, "schema", lambda kind: odd)
+    compiled.compile_schema.cache_clear()
+    monkeypatch.setattr(schema, "schema", lambda kind: odd)
+    schema._validator.cache_clear()
+    try:
+        assert compiled.compile_schema("contract") is None
+        assert [v.keyword for v in schema.check({"a": 1})] == ["anyOf"]
+    finally:
+        compiled.compile_schema.cache_clear()
+        schema._validator.cache_clear()
+
+
+def test_boolean_and_ref_schemas_compile() -> None:
+    root = {"$defs": {"n": {"type": "integer", "minimum": 1}}, "type": "object",
+            "properties": {"x": {"$ref": "#/$defs/n"}, "y": True}}  # fmt: skip
+    check = compiled._Compiler(root).compile(root)
+    out: list[schema.Violation] = []
+    check({"x": 0, "y": object()}, (), out)
+    assert [(v.path, v.keyword) for v in out] == [(("x",), "minimum")]
+    with pytest.raises(compiled.Unsupported):
+        compiled._Compiler(root).compile(False)
+    with pytest.raises(compiled.Unsupported):
+        compiled._Compiler(root).compile({"$ref": "other.json#/x"})
+
+
+def test_long_values_are_shortened_in_messages() -> None:
+    out = schema.check({"metadata": {"version": ["x" * 500]}})
+    assert out
+    assert all(len(v.message) < 200 for v in out)

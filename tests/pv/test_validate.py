@@ -1,0 +1,133 @@
+"""Tests for pv.validate: discovery, classification, cross-file rules and the real corpus."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pv import load, validate
+from pv.validate import FileResult, discover, validate_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus" / "provable-contracts"
+EXAMPLES = Path(__file__).parent / "examples"
+needs_corpus = pytest.mark.skipif(
+    not CORPUS.is_dir(), reason=f"corpus not present at {CORPUS} (only in the shared workspace)"
+)
+
+
+@needs_corpus
+def test_every_top_level_corpus_contract_has_zero_errors_and_the_known_totals() -> None:
+    files, missing = discover(sorted(CORPUS.glob("*.yaml")))
+    report = validate_paths(files)
+    assert missing == []
+    assert len(files) == 87
+    assert report.errors == 0, [f for f in report.findings if f.severity == "error"][:5]
+    assert report.totals() == {
+        "contracts": 87,
+        "equations": 315,
+        "proof_obligations": 472,
+        "falsification_tests": 496,
+        "kani_harnesses": 160,
+    }
+    dupes = {f.message.split()[2] for f in report.findings if f.rule == "PV-008"}
+    assert len(dupes) == 10
+
+
+@needs_corpus
+def test_aprender_partials_and_binding_registry_are_classified_not_broken() -> None:
+    files, _ = discover([CORPUS / "aprender"])
+    report = validate_paths(files)
+    kinds = {Path(r.file).name: r.kind for r in report.files}
+    assert kinds["binding.yaml"] == "binding"
+    assert sorted(k for k in kinds.values() if k == "partial") == ["partial"] * 4
+    assert report.errors == 0
+    assert sum(1 for f in report.findings if f.rule == "PV-011") == 4
+
+
+def test_discover_recurses_sorts_dedupes_and_reports_missing(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    for name in ("b.yaml", "a.yml", "sub/c.yaml", "notes.txt"):
+        (tmp_path / name).write_text("a: 1\n")
+    files, missing = discover([tmp_path, tmp_path / "b.yaml", tmp_path / "nope"])
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.yml", "b.yaml", "sub/c.yaml"]
+    assert missing == [str(tmp_path / "nope")]
+
+
+def test_one_run_reports_every_file_even_when_some_are_broken(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "bad" / "LOAD-012-duplicate-key.yaml", tmp_path / "a.yaml")
+    shutil.copy(EXAMPLES / "bad" / "SCHEMA-004-empty-formula.yaml", tmp_path / "b.yaml")
+    shutil.copy(EXAMPLES / "good" / "minimal.yaml", tmp_path / "c.yaml")
+    report = validate_paths(discover([tmp_path])[0])
+    assert [r.kind for r in report.files] == ["refused", "contract", "contract"]
+    assert {f.rule for f in report.findings} >= {"LOAD-012", "SCHEMA-004"}
+    assert report.errors == 2
+
+
+def _contract(deps: list[str], fid: str) -> str:
+    base = (EXAMPLES / "good" / "minimal.yaml").read_text()
+    base = base.replace("FALSIFY-MIN-001", fid)
+    return base.replace(
+        '  references: ["Paper (2024)"]', f'  references: ["P"]\n  depends_on: {deps}'
+    )
+
+
+def test_dependency_cycle_and_duplicate_ids_across_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(_contract(["b"], "FALSIFY-MIN-001"))
+    (tmp_path / "b.yaml").write_text(_contract(["a"], "FALSIFY-MIN-001"))
+    report = validate_paths(discover([tmp_path])[0])
+    rules = sorted(f.rule for f in report.findings)
+    assert rules == ["PV-007", "PV-008"]
+    assert report.errors == 1
+
+
+def test_depends_on_may_name_a_sibling_not_given_on_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(_contract(["b"], "FALSIFY-MIN-001"))
+    (tmp_path / "b.yaml").write_text(_contract([], "FALSIFY-MIN-002"))
+    report = validate_paths([tmp_path / "a.yaml"])
+    assert report.findings == ()
+
+
+def test_declared_non_kernel_kind_skips_the_equations_rule(tmp_path: Path) -> None:
+    text = (
+        'metadata:\n  version: "1.0.0"\n  references: ["r"]\n  kind: registry\n'
+        "entries: [1]\nfalsification_tests: []\nqa_gate: {id: G, name: g}\n"
+    )
+    (tmp_path / "r.yaml").write_text(text)
+    report = validate_paths([tmp_path / "r.yaml"])
+    assert report.files[0].kind == "partial"
+    assert report.findings == ()
+
+
+def test_binding_registry_is_checked_against_its_own_schema(tmp_path: Path) -> None:
+    (tmp_path / "binding.yaml").write_text(
+        'version: "1.0.0"\nbindings:\n  - contract: a.yaml\n    equation: e\n    status: done\n'
+    )
+    report = validate_paths([tmp_path / "binding.yaml"])
+    assert report.files[0].kind == "binding"
+    assert [(f.rule, f.line) for f in report.findings] == [("PV-001", 5)]
+
+
+def test_file_result_round_trips_and_refuses_foreign_findings() -> None:
+    result = validate.validate_file(
+        EXAMPLES / "bad" / "PV-005-unresolved-kani-obligation.yaml", "x.yaml"
+    )
+    again = FileResult.from_dict("x.yaml", result.to_dict())
+    assert again == result
+    with pytest.raises(ValueError, match="another file"):
+        FileResult.from_dict("y.yaml", result.to_dict())
+
+
+def test_read_limit_stays_in_step_with_the_loader() -> None:
+    assert validate.READ_LIMIT == load.MAX_BYTES + 1
+
+
+def test_display_names_are_relative_below_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.yaml").write_text("a: 1\n")
+    assert validate.display_name(tmp_path / "x.yaml") == "x.yaml"
+    assert validate.display_name(Path("/elsewhere/y.yaml")) == "/elsewhere/y.yaml"
