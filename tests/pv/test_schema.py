@@ -1,5 +1,5 @@
-"""Tests for pv.schema and pv.compiled: the shipped schemas, and the compiled checker agreeing
-with jsonschema (the reference) on real and broken documents."""
+"""Tests for pv.schema: the shipped schemas, and the fast path (fastjsonschema) agreeing with
+jsonschema (the reference) on real and broken documents."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from pv import compiled, schema
+from pv import schema
 from pv.load import load_file
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "provable-contracts"
@@ -27,7 +27,7 @@ def test_shipped_schemas_are_valid_draft_2020_12(kind: schema.SchemaKind) -> Non
     loaded = json.loads(schema.schema_text(kind))
     Draft202012Validator.check_schema(loaded)
     assert loaded["$schema"].endswith("2020-12/schema")
-    assert compiled.compile_schema(kind) is not None
+    assert callable(schema._fast_validator(kind))
 
 
 def test_digest_changes_with_schema_bytes_and_is_stable() -> None:
@@ -74,7 +74,7 @@ def _docs() -> list[dict[str, Any]]:
     return [d for d in docs if d is not None]
 
 
-def test_compiled_checker_agrees_with_jsonschema_on_real_and_mutated_documents() -> None:
+def test_fast_path_agrees_with_jsonschema_on_real_and_mutated_documents() -> None:
     docs = _docs()
     mutated = [m for d in docs[:6] for m in _mutations(d) if "kani_harnesses" in d]
     assert len(mutated) > 20
@@ -91,33 +91,14 @@ def test_binding_schema_rejects_unknown_status_in_both_checkers() -> None:
     assert _keyset(schema.check_reference(doc, "binding")) == _keyset(schema.check(doc, "binding"))
 
 
-def test_a_schema_with_unsupported_keywords_falls_back_to_jsonschema(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    odd = {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}}}
-    monkeypatch.setattr(compiled, "schema", lambda kind: odd)
-    compiled.compile_schema.cache_clear()
-    monkeypatch.setattr(schema, "schema", lambda kind: odd)
-    schema._validator.cache_clear()
-    try:
-        assert compiled.compile_schema("contract") is None
-        assert [v.keyword for v in schema.check({"a": 1})] == ["anyOf"]
-    finally:
-        compiled.compile_schema.cache_clear()
-        schema._validator.cache_clear()
-
-
-def test_boolean_and_ref_schemas_compile() -> None:
-    root = {"$defs": {"n": {"type": "integer", "minimum": 1}}, "type": "object",
-            "properties": {"x": {"$ref": "#/$defs/n"}, "y": True}}  # fmt: skip
-    check = compiled._Compiler(root).compile(root)
-    out: list[schema.Violation] = []
-    check({"x": 0, "y": object()}, (), out)
-    assert [(v.path, v.keyword) for v in out] == [(("x",), "minimum")]
-    with pytest.raises(compiled.Unsupported):
-        compiled._Compiler(root).compile(False)
-    with pytest.raises(compiled.Unsupported):
-        compiled._Compiler(root).compile({"$ref": "other.json#/x"})
+def test_a_document_the_fast_path_rejects_gets_every_violation_from_jsonschema() -> None:
+    doc = {"metadata": {"version": 1, "description": 2}, "equations": {"e": {"formula": 3}}}
+    paths = {v.path for v in schema.check(doc)}
+    assert {
+        ("metadata", "version"),
+        ("metadata", "description"),
+        ("equations", "e", "formula"),
+    } <= paths
 
 
 def test_long_values_are_shortened_in_messages() -> None:
