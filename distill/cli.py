@@ -283,14 +283,14 @@ def precompute(
 )
 @click.option(
     "--alpha",
-    default=0.7,
+    default=0.9,
     show_default=True,
     type=float,
     help="Weight of the KL term, in [0, 1]; 1 - alpha weighs the CE term.",
 )
 @click.option(
     "--temperature",
-    default=2.0,
+    default=1.0,
     show_default=True,
     type=float,
     help="Softmax temperature T of the KL term, in (0, 100].",

@@ -250,7 +250,7 @@ def train(
 
 def _non_finite(step: int, value: torch.Tensor, ckpt: Path, what: str = "loss") -> str:
     kept = f"last good checkpoint kept at {ckpt}" if ckpt.is_file() else "no checkpoint yet"
-    return f"{what} became {float(value)} at step {step}; training stopped ({kept})"
+    return f"{what} became {float(value.detach())} at step {step}; training stopped ({kept})"
 
 
 def _finish(

@@ -104,8 +104,8 @@ def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        if code == 1 and result.output:
-            click.echo(result.output.rstrip())
+        if result.shows_failures:
+            click.echo(falsify_mod.check_output(result.output).rstrip())
         for line in falsify_mod.render_text(result.report):
             click.echo(line)
         if result.mutants_run and result.error is None:

@@ -46,6 +46,13 @@ class FalsifyReport:
             return 1
         return 1 if any(m.status != "killed" for m in self.mutants) else 0
 
+    @property
+    def shows_failures(self) -> bool:
+        """Whether pytest's output explains something (a failed check, a crash, a survivor)."""
+        states = {entry.get("state") for entry in self.report.get("ids", [])}
+        survivors = any(m.status != "killed" for m in self.mutants)
+        return bool(self.output) and bool(self.error or survivors or states & {"failed", "skipped"})
+
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.report)
         if self.mutants_run:
@@ -173,9 +180,26 @@ def _where(entry: Mapping[str, Any]) -> str:
         more = f" (+{len(entry['nodeids']) - 1} more)" if len(entry["nodeids"]) > 1 else ""
         return f"{entry['nodeids'][0]}{more} {total:.2f}s"
     if entry["state"] == "unbound":
+        named = [r["text"] for r in entry["refs"] if r["kind"] != "prose"]
+        if named:
+            return f"(no check: {named[0]} was not collected)"
         prose = [r for r in entry["refs"] if r["kind"] == "prose"]
         return "(no check; the test: text is prose)" if prose else "(no check)"
     return ""
+
+
+def check_output(output: str) -> str:
+    """pytest's output without the plugin's own id table (the caller prints the table)."""
+    lines, skipping = [], False
+    for line in output.splitlines():
+        if line.startswith("=") and "pv falsification ids" in line:
+            skipping = True
+            continue
+        if skipping and line.startswith("="):
+            skipping = False
+        if not skipping:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def render_mutants(mutants: Sequence[MutantResult]) -> list[str]:

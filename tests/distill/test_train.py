@@ -88,7 +88,7 @@ def test_four_steps_straight_equal_two_then_resume_then_two_bitwise(
 
 def test_resume_with_another_config_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
     distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
-    with pytest.raises(CheckpointMismatchError, match=r"train.alpha: 0.7 -> 0.5"):
+    with pytest.raises(CheckpointMismatchError, match=r"train.alpha: 0.9 -> 0.5"):
         distil(tiny_run, tmp_path / "s", resume=True, epochs=1, steps_per_epoch=2, alpha=0.5)
 
 

@@ -1,0 +1,171 @@
+"""The `distill` CLI through CliRunner: the pipeline end to end, and every refused input as
+one `error: ...` line with exit 1 (never a traceback), leaving what is on disk intact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from distill.cli import main
+from tests.distill.conftest import SEQ_LEN, TinyRun
+
+FAST = [
+    "--epochs", "1", "--steps-per-epoch", "4", "--batch-size", "4", "--warmup-steps", "1",
+    "--lr", "0.01", "--device", "cpu", "--quiet",
+]  # fmt: skip
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_refused(result: Result, message: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def train_args(run: TinyRun, out: Path, *extra: str) -> list[str | Path]:
+    return [
+        "train",
+        "--cache",
+        run.cache,
+        "--out",
+        out,
+        "--student-size",
+        run.size_file,
+        *FAST,
+        *extra,
+    ]
+
+
+def test_the_whole_pipeline_runs_on_the_embedded_corpus(tiny_run: TinyRun, tmp_path: Path) -> None:
+    seq = ["--seq-len", str(SEQ_LEN)]
+    teacher = invoke(
+        "pretrain", "--out", tmp_path / "t", "--model-size", tiny_run.size_file, *seq, *FAST
+    )
+    assert teacher.exit_code == 0, teacher.output
+    cache = invoke(
+        "precompute",
+        "--teacher",
+        tmp_path / "t",
+        "--out",
+        tmp_path / "c",
+        "--max-windows",
+        "40",
+        "--top-k",
+        "4",
+        *seq,
+        "--device",
+        "cpu",
+        "--quiet",
+    )
+    assert cache.exit_code == 0, cache.output
+    student = invoke(
+        "train",
+        "--cache",
+        tmp_path / "c",
+        "--out",
+        tmp_path / "s",
+        "--student-size",
+        tiny_run.size_file,
+        *FAST,
+    )
+    assert student.exit_code == 0, student.output
+    assert "drift gate: changed" in student.output
+    sample = invoke(
+        "generate", "--model", tmp_path / "s", "--max-new-tokens", "12", "--device", "cpu"
+    )
+    assert sample.exit_code == 0, sample.output
+    assert sample.output.startswith("The ")
+    assert len(sample.output.encode()) >= 13
+    manifest = json.loads((tmp_path / "c" / "teacher_logits" / "manifest.json").read_text())
+    assert manifest["n_windows"] == 40
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--alpha", "1.5"], "alpha must be in [0, 1], got 1.5"),
+        (["--alpha", "-0.1"], "alpha must be in [0, 1], got -0.1"),
+        (["--temperature", "0"], "temperature must be in (0, 100], got 0"),
+        (["--temperature", "-2"], "temperature must be in (0, 100], got -2"),
+        (["--lr", "0"], "lr must be in (0, 1], got 0"),
+    ],
+)
+def test_out_of_range_options_are_refused(
+    tiny_run: TinyRun, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    assert_refused(invoke(*train_args(tiny_run, tmp_path / "s", *extra)), message)
+    assert not (tmp_path / "s").exists()
+
+
+def test_train_without_a_cache_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    result = invoke("train", "--cache", tmp_path / "nothing", "--out", tmp_path / "s", *FAST)
+    assert_refused(result, "no teacher-logit cache")
+
+
+def test_train_with_a_corrupt_shard_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    shutil.copytree(tiny_run.cache, tmp_path / "c")
+    shard = tmp_path / "c" / "teacher_logits" / "values-00000.bin"
+    raw = bytearray(shard.read_bytes())
+    raw[7] ^= 1
+    shard.write_bytes(bytes(raw))
+    result = invoke("train", "--cache", tmp_path / "c", "--out", tmp_path / "s", *FAST)
+    assert_refused(result, "is corrupt: sha256 differs from the manifest")
+
+
+def test_train_with_a_truncated_shard_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    shutil.copytree(tiny_run.cache, tmp_path / "c")
+    shard = tmp_path / "c" / "teacher_logits" / "tokens-00000.bin"
+    shard.write_bytes(shard.read_bytes()[:100])
+    result = invoke("train", "--cache", tmp_path / "c", "--out", tmp_path / "s", *FAST)
+    assert_refused(result, "truncated")
+
+
+def test_an_output_directory_holding_another_run_is_refused_untouched(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    assert invoke(*train_args(tiny_run, out)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert_refused(invoke(*train_args(tiny_run, out)), "already holds another run")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_an_unreadable_data_file_is_refused(tmp_path: Path) -> None:
+    result = invoke("pretrain", "--out", tmp_path / "t", "--data", tmp_path / "nope.txt", *FAST)
+    assert_refused(result, "cannot read data file")
+
+
+def test_a_student_with_another_vocabulary_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    from tests.distill.conftest import write_size
+
+    size = write_size(tmp_path / "v300.json", vocab_size=300)
+    result = invoke(
+        "train", "--cache", tiny_run.cache, "--out", tmp_path / "s", "--student-size", size, *FAST
+    )
+    assert_refused(result, "vocabulary mismatch: the teacher cache has 256 ids, the student 300")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_missing_model_is_refused(tmp_path: Path) -> None:
+    assert_refused(invoke("generate", "--model", tmp_path), "no model in")
+
+
+def test_run_refuses_a_directory_that_already_holds_a_demo(tmp_path: Path) -> None:
+    (tmp_path / "teacher").mkdir()
+    assert_refused(invoke("run", "--out", tmp_path, "--quiet"), "already exists")
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    for name, command in main.commands.items():
+        for param in command.params:
+            if param.name != "help":
+                assert getattr(param, "help", None), f"{name} --{param.name} has no help"
