@@ -152,15 +152,36 @@ def _write_registry(config: PvConfig) -> None:
 )
 @click.option("--mutants", is_flag=True, help="Also run every check against its mutants.")
 @click.option("--no-falsify", is_flag=True, help="Skip running the bound checks.")
+@click.option(
+    "--falsify-report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take the bound checks' verdict from this --pv-report JSON of a pytest run that "
+    "already ran them, instead of running them again.",
+)
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 @CONFIG
-def gate(base: str, mutants: bool, no_falsify: bool, fmt: str, pyproject: Path | None) -> None:
+def gate(
+    base: str,
+    mutants: bool,
+    no_falsify: bool,
+    falsify_report: Path | None,
+    fmt: str,
+    pyproject: Path | None,
+) -> None:
     """The pre-merge gate: validate, drift, the bound checks and semver, one verdict.
     Writes a markdown summary to $GITHUB_STEP_SUMMARY when set."""
     from pv.gate import render, run_gate, write_summary
 
+    if falsify_report is not None and (mutants or no_falsify):
+        _fail("gate", "--falsify-report cannot be combined with --mutants or --no-falsify", 2)
     config = _config("gate", pyproject)
-    result = run_gate(config, base=base, falsify=not no_falsify, mutants=mutants)
+    result = run_gate(
+        config,
+        base=base,
+        falsify=not no_falsify,
+        mutants=mutants,
+        falsify_report=falsify_report,
+    )
     write_summary(result)
     click.echo(render(result, fmt))
     sys.exit(0 if result.ok else 1)

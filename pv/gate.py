@@ -35,7 +35,12 @@ class GateResult:
 
 
 def run_gate(
-    config: PvConfig, *, base: str, falsify: bool = True, mutants: bool = False
+    config: PvConfig,
+    *,
+    base: str,
+    falsify: bool = True,
+    mutants: bool = False,
+    falsify_report: Path | None = None,
 ) -> GateResult:
     """Every step runs (one verdict lists every problem); the gate passes only if all pass."""
     from pv import validate as validate_mod
@@ -62,7 +67,9 @@ def run_gate(
     )
     semver, semver_findings = semver_step(config, base)
     steps.append(semver)
-    if falsify:
+    if falsify_report is not None:
+        steps.append(report_step(config, falsify_report))
+    elif falsify:
         steps.append(falsify_step(config, mutants))
     findings = [*report.findings, *drift.findings, *semver_findings]
     return GateResult(steps=tuple(steps), findings=tuple(sort_findings(findings)))
@@ -83,6 +90,31 @@ def falsify_step(config: PvConfig, mutants: bool) -> Step:
         killed = sum(1 for m in result.mutants if m.status == "killed")
         detail += f"; mutants {killed}/{len(result.mutants)} killed"
     return Step(name="falsify", ok=result.exit_code == 0, detail=detail)
+
+
+def report_step(config: PvConfig, path: Path) -> Step:
+    """The bound checks' verdict read from the `--pv-report` JSON of a pytest run that already
+    ran them (as `make test` does), instead of running every check a second time. The report
+    must pass and cover every id the configured contracts declare."""
+    from pv.bind import contract_files, declared_ids
+
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        verdict, summary = report["verdict"], report["summary"]
+        reported = {entry["id"] for entry in report["ids"] if entry["state"] == "passed"}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Step(name="falsify", ok=False, detail=f"unreadable report {path}: {exc}")
+    declared: set[str] = set()
+    for file in contract_files(config.contracts):
+        doc = load_file(file)
+        if doc.data is not None:
+            declared.update(d.id for d in declared_ids(str(file), doc.data))
+    missing = sorted(declared - reported)
+    detail = ", ".join(f"{v} {k}" for k, v in summary.items() if v) or "no ids"
+    detail += f" (from {path})"
+    if missing:
+        detail += f"; not passed in the report: {', '.join(missing)}"
+    return Step(name="falsify", ok=verdict == "passed" and not missing, detail=detail)
 
 
 def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:

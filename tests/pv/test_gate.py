@@ -3,6 +3,7 @@ The semver step runs against real git repositories made in tmp_path."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -13,7 +14,15 @@ from click.testing import CliRunner
 from pv import falsify as falsify_mod
 from pv.cli import main
 from pv.config import PvConfig
-from pv.gate import GateResult, Step, check_bump, falsify_step, markdown, semver_step
+from pv.gate import (
+    GateResult,
+    Step,
+    check_bump,
+    falsify_step,
+    markdown,
+    report_step,
+    semver_step,
+)
 
 CONTRACT = """\
 metadata:
@@ -142,6 +151,46 @@ def test_the_falsify_step_follows_pv_falsify_s_verdict(
     assert seen["check_paths"] == [repo / "tests"]
 
 
+def _report(path: Path, state: str, verdict: str) -> Path:
+    entry = {"id": "FALSIFY-G-001", "state": state}
+    data = {"verdict": verdict, "summary": {state: 1}, "ids": [entry]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_passing_report_that_covers_every_declared_id_passes_the_step(repo: Path) -> None:
+    step = report_step(config(repo), _report(repo / "r.json", "passed", "passed"))
+    assert step.ok
+    assert step.detail.startswith("1 passed")
+
+
+def test_a_report_with_a_failed_id_fails_the_step_and_names_it(repo: Path) -> None:
+    step = report_step(config(repo), _report(repo / "r.json", "failed", "failed"))
+    assert not step.ok
+    assert "not passed in the report: FALSIFY-G-001" in step.detail
+
+
+def test_a_report_from_other_contracts_does_not_cover_ours(repo: Path) -> None:
+    path = repo / "r.json"
+    data = {"verdict": "passed", "summary": {"passed": 1}, "ids": [{"id": "X", "state": "passed"}]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    step = report_step(config(repo), path)
+    assert not step.ok
+    assert "FALSIFY-G-001" in step.detail
+
+
+@pytest.mark.parametrize("text", ["", "{", "[]", '{"verdict": "passed"}'])
+def test_an_unreadable_or_malformed_report_fails_the_step(repo: Path, text: str) -> None:
+    (repo / "r.json").write_text(text, encoding="utf-8")
+    step = report_step(config(repo), repo / "r.json")
+    assert not step.ok
+    assert step.detail.startswith("unreadable report")
+
+
+def test_a_missing_report_fails_the_step(repo: Path) -> None:
+    assert not report_step(config(repo), repo / "absent.json").ok
+
+
 def test_markdown_summary_lists_steps_and_errors() -> None:
     result = GateResult(
         steps=(
@@ -211,3 +260,10 @@ def test_pv_gate_passes_a_clean_project_then_fails_an_unbumped_change(
     dirty = CliRunner().invoke(main, [*args, "--format", "json"])
     assert dirty.exit_code == 1
     assert '"rule": "GATE-001"' in dirty.output
+
+
+def test_pv_gate_refuses_a_report_together_with_mutants(repo: Path) -> None:
+    args = ["gate", "--falsify-report", str(repo / "r.json"), "--mutants"]
+    result = CliRunner().invoke(main, [*args, "--config", str(repo / "pyproject.toml")])
+    assert result.exit_code == 2
+    assert "cannot be combined" in result.output
