@@ -110,14 +110,17 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+    def forward(self, idx: torch.Tensor, *, hidden: bool = False) -> torch.Tensor:
+        """Logits (B, T, V); with `hidden`, the final hidden states (B, T, C) instead, for a
+        loss fused with the head (`self.wte.weight`, (V, C)) that never builds the logits."""
         t = idx.shape[1]
         if t > self.max_seq_len:
             raise ModelError(f"sequence of {t} tokens exceeds the model's {self.max_seq_len}")
         x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
         for block in self.blocks:
             x = block(x)
-        return F.linear(self.ln_f(x), self.wte.weight)
+        x = self.ln_f(x)
+        return x if hidden else F.linear(x, self.wte.weight)
 
 
 def n_params(model: nn.Module) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from distill import batches, cache, data, model
+from distill import batches, cache, data, distributed, model
 from distill.config import DataConfig, PrecomputeConfig, TrainConfig, as_dict
 from distill.errors import ConfigError, ModelError, OutputExistsError
 from distill.progress import Progress
@@ -29,6 +29,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _world(device: str) -> tuple[distributed.World, torch.device]:
+    """This process's place under torchrun (rank 0 of 1 otherwise) and its device."""
+    return distributed.init(resolve_device(device))
+
+
 def prepare_out(out_dir: Path, *, resume: bool = False) -> None:
     """Refuse a directory that holds another run (unless resuming it); create it otherwise."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -40,6 +45,19 @@ def prepare_out(out_dir: Path, *, resume: bool = False) -> None:
             "choose a new --out, or pass --resume to continue it"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _prepare_out(out_dir: Path, resume: bool, world: distributed.World) -> None:
+    """Rank 0 checks and creates the output directory; the others wait for its verdict."""
+    problem = None
+    if world.main:
+        try:
+            prepare_out(out_dir, resume=resume)
+        except OutputExistsError as exc:
+            problem = str(exc)
+    problem = world.broadcast(problem)
+    if problem is not None:
+        raise OutputExistsError(problem)
 
 
 def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -68,9 +86,9 @@ def pretrain(
     """Train a built-in GPT from scratch with plain cross-entropy (alpha must be 0)."""
     if cfg.alpha != 0.0:
         raise ConfigError("pretrain trains with cross-entropy only: alpha must be 0")
-    dev = resolve_device(device)
+    world, dev = _world(device)
     corpus = data.split(data.tokenize(data.read_bytes(data_paths)), data_cfg, 256)
-    prepare_out(out_dir, resume=resume)
+    _prepare_out(out_dir, resume, world)
     net = _fresh_gpt(size, cfg.seed, data_cfg.seq_len)
     run_config = {
         "kind": "pretrain",
@@ -91,6 +109,7 @@ def pretrain(
             device=dev,
             resume=resume,
             on_step=bar.step,
+            world=world,
         )
     finally:
         bar.close()
@@ -107,7 +126,7 @@ def precompute(
     quiet: bool,
 ) -> Path:
     """Run the frozen teacher once over the training windows and write the cache."""
-    dev = resolve_device(device)
+    world, dev = _world(device)
     teacher_dir = model.find_model_dir(teacher_path)
     raw = data.read_bytes(data_paths)
     teacher = model.load_model(teacher_dir)
@@ -130,6 +149,7 @@ def precompute(
             data_fingerprint=data.fingerprint(corpus, data_cfg),
             device=dev,
             on_shard=bar.shard,
+            world=world,
         )
     finally:
         bar.close()
@@ -147,7 +167,7 @@ def distill(
     quiet: bool,
 ) -> Outcome:
     """Distil a student from a verified cache; vocabularies must match before any work."""
-    dev = resolve_device(device)
+    world, dev = _world(device)
     teacher_cache = cache.open_cache(cache_path)
     if student_path is not None:
         student = model.load_model(student_path)
@@ -162,7 +182,7 @@ def distill(
         )
     if teacher_cache.seq_len > int(getattr(student, "max_seq_len", 1 << 20)):
         raise ModelError(f"the cache's seq_len {teacher_cache.seq_len} exceeds the student's")
-    prepare_out(out_dir, resume=resume)
+    _prepare_out(out_dir, resume, world)
     run_config = {
         "kind": "train",
         "cache.manifest_sha256": teacher_cache.sha256,
@@ -183,6 +203,7 @@ def distill(
             device=dev,
             resume=resume,
             on_step=bar.step,
+            world=world,
         )
     finally:
         bar.close()

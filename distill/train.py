@@ -5,7 +5,6 @@ schedule -> eval/checkpoint -> forward/accumulate -> clip/step -> log."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import shutil
 import time
@@ -29,12 +28,18 @@ from distill.checkpoint import (
     set_rng_state,
 )
 from distill.config import TrainConfig
+from distill.distributed import World, local_slice, wrap
 from distill.errors import TrainingError
-from distill.model import save_model
+from distill.model import GPT, save_model
+from distill.optim import count_updates, make_optimizer, make_scheduler, optimizer_sha
+from distill.optim import lr_factor as lr_factor  # re-exported: the schedule's old home
 
 METADATA = "metadata.json"
 INITIAL = "initial_model.pt"
 StepHook = Callable[[int, int, float, float], None]
+# From this vocabulary up, our GPT's loss is fused with its head (distill.fused): the (B, T, V)
+# logits are never built. Below it they are small and the plain chunked path is as fast.
+FUSE_MIN_VOCAB = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,39 +48,40 @@ class Outcome:
     metadata: dict[str, Any]
 
 
-def lr_factor(step: int, config: TrainConfig, total_steps: int) -> float:
-    """Linear warmup, then cosine decay to min_lr_ratio of the peak at the last step."""
-    if step < config.warmup_steps:
-        return (step + 1) / (config.warmup_steps + 1)
-    span = max(total_steps - config.warmup_steps, 1)
-    progress = min((step - config.warmup_steps) / span, 1.0)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
-    return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; matrices decay, biases and norms do not."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
-
-
 def optimizer_step(optimizer: torch.optim.Optimizer) -> None:
     """One parameter update (a seam: tests and mutants replace it)."""
     optimizer.step()
 
 
-def optimizer_sha(optimizer: torch.optim.Optimizer) -> str:
-    digest = hashlib.sha256()
-    for _, state in sorted(optimizer.state_dict()["state"].items()):
-        for key in sorted(state):
-            value = state[key]
-            if isinstance(value, torch.Tensor):
-                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+def student_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    teacher: kd.Teacher,
+    config: TrainConfig,
+    *,
+    alpha: float,
+    temperature: float,
+    normalizer: int | None = None,
+) -> kd.KDLoss:
+    """The student's forward and `kd.kd_loss`, fused with the head for our large-vocab GPT."""
+    raw = getattr(model, "module", model)  # the GPT inside DDP
+    # `head` is only passed when fused, so the seam's plain call shape stays the common one
+    head: dict[str, torch.Tensor] = {}
+    if isinstance(raw, GPT) and raw.vocab_size >= FUSE_MIN_VOCAB:
+        head["head"] = raw.wte.weight
+    with _autocast(x.device):
+        out = model(x, hidden=True) if head else model(x)
+    return kd.kd_loss(
+        out,
+        y,
+        teacher,
+        alpha=alpha,
+        temperature=temperature,
+        normalizer=normalizer,
+        chunk_size=config.loss_chunk,
+        **head,
+    )
 
 
 @torch.no_grad()
@@ -88,9 +94,7 @@ def evaluate(
     total, count = 0.0, 0
     for a in range(0, len(wins), config.batch_size):
         x, y, _ = to_device((wins[a : a + config.batch_size], None, None), device)
-        out = kd.kd_loss(
-            model(x), y, None, alpha=0.0, temperature=1.0, chunk_size=config.loss_chunk
-        )
+        out = student_loss(model, x, y, None, config, alpha=0.0, temperature=1.0)
         total, count = total + out.ce * out.tokens, count + out.tokens
     model.train()
     return total / max(count, 1)
@@ -134,13 +138,24 @@ def train(
     device: torch.device,
     resume: bool = False,
     on_step: StepHook | None = None,
+    world: World | None = None,
 ) -> Outcome:
-    """Train `model` on `batches`; checkpoint and append to metadata.json after each epoch."""
+    """Train `model` on `batches`; checkpoint and append to metadata.json after each epoch.
+
+    Under torchrun every rank takes an even share of each global micro-batch and DDP
+    averages the gradients, so the update equals one process's on the whole batch; rank 0
+    alone writes the checkpoint, metadata.json and the model.
+    """
+    world = world or World()
     per_step = config.batch_size * config.grad_accum
     steps_per_epoch = config.steps_per_epoch or max(batches.n_windows // per_step, 1)
     total_steps = steps_per_epoch * config.epochs
+    step_tokens = per_step * batches.seq_len  # every window is full: no ignored targets
     model.to(device).train()
+    net = wrap(model, world, device)
     optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, total_steps)
+    updates = count_updates(optimizer)
     ckpt_path, meta_path = out_dir / CHECKPOINT, out_dir / METADATA
     metadata: dict[str, Any] = {"config": run_config, "epochs": []}
     step = 0
@@ -148,54 +163,57 @@ def train(
         state = load_checkpoint(ckpt_path, run_config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         step, metadata = state["step"], state["metadata"]
         initial = torch.load(out_dir / INITIAL, map_location="cpu", weights_only=True)
     else:
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        torch.save(initial, out_dir / INITIAL)
-    sums = np.zeros(4)  # objective, kl, ce, tokens over the current epoch
+        if world.main:
+            torch.save(initial, out_dir / INITIAL)
+    sums = np.zeros(4)  # this rank's objective, kl, ce, tokens over the current epoch
     epoch_start = time.perf_counter()
     while True:
-        # -- schedule: which windows this step reads, and its learning rate --
+        # -- schedule: which windows this step reads (the scheduler holds its learning rate) --
         epoch, step_in_epoch = divmod(step, steps_per_epoch)
-        lr = config.lr * lr_factor(step, config, total_steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
 
         # -- eval/checkpoint: at each epoch boundary (the state after `step` updates) --
         if step_in_epoch == 0 and step > 0 and sums[3] > 0:
+            total = world.sum(sums.tolist())
             wall = time.perf_counter() - epoch_start
             tokens_seen = metadata["epochs"][-1]["tokens_seen"] if metadata["epochs"] else 0
             metadata["epochs"].append(
                 {
                     "epoch": epoch,
                     "step": step,
-                    "train_loss": sums[0] / sums[3],
-                    "total_loss": sums[0] / sums[3],
-                    "kl_loss": sums[1] / sums[3],
-                    "ce_loss": sums[2] / sums[3],
+                    "train_loss": total[0] / total[3],
+                    "total_loss": total[0] / total[3],
+                    "kl_loss": total[1] / total[3],
+                    "ce_loss": total[2] / total[3],
                     "val_loss": evaluate(model, batches, config, device),
-                    "lr": lr,
+                    "lr": scheduler.get_last_lr()[0],
                     "optimizer_state_sha": optimizer_sha(optimizer),
                     "wall_seconds": wall,
-                    "tokens_seen": tokens_seen + int(sums[3]),
-                    "tokens_per_second": sums[3] / max(wall, 1e-9),
+                    "tokens_seen": tokens_seen + int(total[3]),
+                    "tokens_per_second": total[3] / max(wall, 1e-9),
+                    "processes": world.size,
                 }
             )
-            atomic_write_json(meta_path, metadata)
-            save_checkpoint(
-                ckpt_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": {"warmup_cosine_step": step},
-                    "step": step,
-                    "rng": rng_state(),
-                    "config": run_config,
-                    "metadata": metadata,
-                },
-            )
+            if world.main:
+                atomic_write_json(meta_path, metadata)
+                save_checkpoint(
+                    ckpt_path,
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "step": step,
+                        "rng": rng_state(),
+                        "config": run_config,
+                        "metadata": metadata,
+                    },
+                )
+            world.barrier()  # no rank runs ahead of a checkpoint it might have to resume
             sums[:] = 0.0
             epoch_start = time.perf_counter()
         if step >= total_steps:
@@ -203,24 +221,28 @@ def train(
 
         # -- forward/accumulate: the loss is normalised by the whole step's token count --
         order = epoch_order(batches.n_windows, config.seed, epoch)
-        micro = [batches.fetch(idx) for idx in _micro_batches(order, step_in_epoch, config)]
-        step_tokens = sum(int(m[0].shape[0] * (m[0].shape[1] - 1)) for m in micro)
-        for fetched in micro:
+        micro = [
+            batches.fetch(local_slice(idx, world))
+            for idx in _micro_batches(order, step_in_epoch, config)
+        ]
+        for m, fetched in enumerate(micro):
             x, y, teacher = to_device(fetched, device)
-            with _autocast(device):
-                logits = model(x)
-            out = kd.kd_loss(
-                logits,
-                y,
-                teacher,
-                alpha=config.alpha,
-                temperature=config.temperature,
-                normalizer=step_tokens,
-                chunk_size=config.loss_chunk,
-            )
-            if not torch.isfinite(out.total):
-                raise TrainingError(_non_finite(step, out.total, ckpt_path))
-            out.total.backward()  # type: ignore[no-untyped-call]
+            last = m == len(micro) - 1
+            # DDP averages over ranks; each rank's share is scaled back up to a sum
+            with _no_sync(net, world, last):
+                out = student_loss(
+                    net,
+                    x,
+                    y,
+                    teacher,
+                    config,
+                    alpha=config.alpha,
+                    temperature=config.temperature,
+                    normalizer=step_tokens,
+                )
+                if not world.all_true(bool(torch.isfinite(out.total))):
+                    raise TrainingError(_non_finite(step, out.total, ckpt_path))
+                (out.total * world.size if world.size > 1 else out.total).backward()  # type: ignore[no-untyped-call]
             sums += (
                 out.total.item() * step_tokens,
                 out.kl * out.tokens,
@@ -228,11 +250,14 @@ def train(
                 out.tokens,
             )
 
-        # -- clip/step --
+        # -- clip/step: the schedule advances only after a real update (see count_updates) --
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
         if not torch.isfinite(norm):
             raise TrainingError(_non_finite(step, norm, ckpt_path, what="gradient norm"))
+        before = updates[0]
         optimizer_step(optimizer)
+        if updates[0] > before:
+            scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
 
@@ -245,7 +270,15 @@ def train(
                 sums[3] / max(time.perf_counter() - epoch_start, 1e-9),
             )
 
-    return _finish(model, initial, metadata, config, out_dir / model_subdir, meta_path)
+    return _finish(model, initial, metadata, config, out_dir / model_subdir, meta_path, world)
+
+
+def _no_sync(net: nn.Module, world: World, last: bool) -> contextlib.AbstractContextManager[Any]:
+    """Skip DDP's gradient all-reduce on all but the last micro-batch of a step."""
+    if world.size > 1 and not last:
+        sync: contextlib.AbstractContextManager[Any] = net.no_sync()  # type: ignore[operator]
+        return sync
+    return contextlib.nullcontext()
 
 
 def _non_finite(step: int, value: torch.Tensor, ckpt: Path, what: str = "loss") -> str:
@@ -260,13 +293,15 @@ def _finish(
     config: TrainConfig,
     model_dir: Path,
     meta_path: Path,
+    world: World,
 ) -> Outcome:
-    """Publish the model by one rename, then apply the seed's drift-prevention gate."""
-    tmp = model_dir.with_name(f".{model_dir.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(model.cpu(), tmp)
-    shutil.rmtree(model_dir, ignore_errors=True)
-    tmp.rename(model_dir)
+    """Publish the model by one rename (rank 0), then apply the seed's drift gate."""
+    if world.main:
+        tmp = model_dir.with_name(f".{model_dir.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_model(model.cpu(), tmp)
+        shutil.rmtree(model_dir, ignore_errors=True)
+        tmp.rename(model_dir)
     change = relative_change(model, initial)
     passed = change > config.drift_tolerance
     metadata["drift_gate"] = {
@@ -275,7 +310,9 @@ def _finish(
         "passed": passed,
         "measure": "||w - w0|| / ||w0|| over all matrices and embeddings",
     }
-    atomic_write_json(meta_path, metadata)
+    if world.main:
+        atomic_write_json(meta_path, metadata)
+    world.barrier()
     if not passed:
         raise TrainingError(
             f"drift gate failed: the trained model differs from its input by {change:.2%} "

@@ -49,3 +49,218 @@ def _contract_duplicate_falsification_id(monkeypatch: Any, tmp_path: Path) -> No
             text = duplicate_falsification_id(text)
         (broken / source.name).write_text(text, encoding="utf-8")
     monkeypatch.setattr(sys.modules[__name__], "CONTRACTS_DIR", broken)
+
+
+# --- engine mutants -----------------------------------------------------------------------
+# Each patches one seam named in distill/__init__.py; the engine looks every seam up through
+# its module at call time, so the patch reaches the CLI run in the same process (CliRunner).
+
+
+@REGISTRY.register(
+    "train-tensor-clone-stub",
+    "the seed's stub: `distill train` copies the input student to OUT/student, records the "
+    "copy's own losses for every epoch, claims the drift gate passed, and never steps",
+)
+def _train_tensor_clone_stub(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import stages
+
+    monkeypatch.setattr(stages, "distill", _clone_stub)
+
+
+def _clone_stub(**kw: Any) -> Any:
+    """`stages.distill` as the seed had it: same inputs and outputs, no training at all."""
+    import torch
+
+    from distill import batches, cache, loss, model, stages
+    from distill.checkpoint import atomic_write_json
+    from distill.train import METADATA, Outcome, evaluate
+
+    cfg, out_dir = kw["cfg"], kw["out_dir"]
+    teacher_cache = cache.open_cache(kw["cache_path"])
+    if kw["student_path"] is not None:
+        student = model.load_model(kw["student_path"])
+    else:
+        torch.manual_seed(cfg.seed)
+        student = model.GPT(model.resolve_size(kw["size"]))
+    stages.prepare_out(out_dir, resume=kw["resume"])
+    model.save_model(student, out_dir / "student")  # the tensor_clone()
+    data = batches.from_cache(teacher_cache)
+    x, y, teacher = batches.to_device(
+        data.fetch(batches.epoch_order(data.n_windows, 0, 0)[:4]), torch.device("cpu")
+    )
+    with torch.no_grad():
+        out = loss.kd_loss(student(x), y, teacher, alpha=cfg.alpha, temperature=cfg.temperature)
+    record = {
+        "train_loss": float(out.total),
+        "total_loss": float(out.total),
+        "kl_loss": out.kl,
+        "ce_loss": out.ce,
+        "val_loss": evaluate(student, data, cfg, torch.device("cpu")),
+        "tokens_per_second": 0.0,
+    }
+    metadata = {
+        "config": {"kind": "train"},
+        "epochs": [{"epoch": e + 1, **record} for e in range(cfg.epochs)],
+        "drift_gate": {"relative_change": 1.0, "tolerance": cfg.drift_tolerance, "passed": True},
+    }
+    atomic_write_json(out_dir / METADATA, metadata)
+    return Outcome(model_dir=out_dir / "student", metadata=metadata)
+
+
+@REGISTRY.register(
+    "optimizer-step-skipped",
+    "`distill.train.optimizer_step` does nothing: gradients are computed, weights never move",
+)
+def _optimizer_step_skipped(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import train
+
+    monkeypatch.setattr(train, "optimizer_step", lambda optimizer: None)
+
+
+@REGISTRY.register(
+    "kd-loss-no-t-squared",
+    "`distill.loss.term_weights` drops the T^2 factor of the KL term",
+)
+def _no_t_squared(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import loss
+
+    monkeypatch.setattr(loss, "term_weights", lambda alpha, temperature: (alpha, 1.0 - alpha))
+
+
+@REGISTRY.register(
+    "alpha-swapped",
+    "`distill.loss.term_weights` applies alpha to the CE term and 1 - alpha to the KL term",
+)
+def _alpha_swapped(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import loss
+
+    monkeypatch.setattr(
+        loss, "term_weights", lambda alpha, temperature: ((1.0 - alpha) * temperature**2, alpha)
+    )
+
+
+@REGISTRY.register(
+    "ce-term-unweighted",
+    "`distill.loss.term_weights` adds the CE term unweighted (1 instead of 1 - alpha)",
+)
+def _ce_unweighted(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import loss
+
+    monkeypatch.setattr(
+        loss, "term_weights", lambda alpha, temperature: (alpha * temperature**2, 1.0)
+    )
+
+
+@REGISTRY.register(
+    "top-k-ties-highest-id-first",
+    "`distill.cache.top_k` breaks ties between equal logits by the highest id, not the lowest",
+)
+def _top_k_ties_reversed(monkeypatch: Any, tmp_path: Path) -> None:
+    import torch
+
+    from distill import cache
+
+    def top_k(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        flipped = logits.flip(-1)
+        values, ids = torch.sort(flipped, dim=-1, descending=True, stable=True)
+        return (logits.shape[-1] - 1 - ids)[..., :k], values[..., :k]
+
+    monkeypatch.setattr(cache, "top_k", top_k)
+
+
+@REGISTRY.register(
+    "manifest-timestamp",
+    "`distill.cache.manifest_dict` records when and by which run the cache was written",
+)
+def _manifest_timestamp(monkeypatch: Any, tmp_path: Path) -> None:
+    import datetime
+    import uuid
+
+    from distill import cache
+
+    real = cache.manifest_dict
+
+    def manifest_dict(**kw: Any) -> dict[str, Any]:
+        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        return {**real(**kw), "created": stamp, "run_id": uuid.uuid4().hex}
+
+    monkeypatch.setattr(cache, "manifest_dict", manifest_dict)
+
+
+@REGISTRY.register(
+    "train-reruns-teacher",
+    "`distill train` finds the teacher the cache was made from (by fingerprint, next to the "
+    "cache) and recomputes its logits instead of reading OUT/teacher_logits/",
+)
+def _train_reruns_teacher(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import cache
+
+    real_open = cache.open_cache
+
+    def open_cache(path: Path, *, verify: bool = True) -> Any:
+        return _recompute_cache(real_open(path, verify=verify), path, tmp_path, real_open)
+
+    monkeypatch.setattr(cache, "open_cache", open_cache)
+
+
+def _recompute_cache(stale: Any, path: Path, tmp_path: Path, real_open: Any) -> Any:
+    """Rebuild the cache from the teacher; the rebuilt one is what training then reads."""
+    import numpy as np
+
+    from distill import cache, data, model
+    from distill.config import DataConfig, PrecomputeConfig
+    from distill.errors import ModelError
+
+    manifest = stale.manifest
+    teacher_dir = next(
+        (
+            config.parent
+            for config in sorted(Path(path).resolve().parent.rglob("config.json"))
+            if model.fingerprint(config.parent) == manifest["teacher_fingerprint"]
+        ),
+        None,
+    )
+    if teacher_dir is None:
+        raise ModelError(f"teacher {manifest['teacher_fingerprint'][:12]} not found to re-run")
+    teacher = model.load_model(teacher_dir)
+    data_cfg, pre_cfg = DataConfig(**manifest["data"]), PrecomputeConfig(**manifest["precompute"])
+    tokens = np.concatenate([np.asarray(t).reshape(-1, data_cfg.seq_len + 1) for t in stale.tokens])
+    corpus = data.Corpus(train=_unwindow(tokens), val=stale.val, vocab_size=stale.vocab_size)
+    out = tmp_path / f"rerun-{len(list(tmp_path.iterdir()))}"
+    cache.write_cache(
+        out,
+        teacher=teacher,
+        corpus=corpus,
+        data=data_cfg,
+        precompute=pre_cfg,
+        teacher_fingerprint=manifest["teacher_fingerprint"],
+        data_fingerprint=manifest["data_fingerprint"],
+        device=_cpu(),
+    )
+    return real_open(out)
+
+
+def _unwindow(windows: Any) -> Any:
+    """Non-overlapping (N, L+1) windows back to the token stream they were cut from."""
+    import numpy as np
+
+    return np.concatenate([windows[:, :-1].reshape(-1), windows[-1:, -1]])
+
+
+def _cpu() -> Any:
+    import torch
+
+    return torch.device("cpu")
+
+
+@REGISTRY.register(
+    "distill-cli-unregistered-option",
+    "`distill train` grows a --mystery option that the registry and the tests do not know",
+)
+def _unregistered_option(monkeypatch: Any, tmp_path: Path) -> None:
+    import click
+
+    from distill import cli
+
+    extra = click.Option(["--mystery"], type=int, default=0, help="Not in the registry.")
+    monkeypatch.setattr(cli.train_cmd, "params", [*cli.train_cmd.params, extra])

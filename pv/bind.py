@@ -1,5 +1,6 @@
-"""The id <-> check binding model: which falsification ids a contract declares, which checks
-claim them, and the one state each id ends in. Only `passed` discharges an id.
+"""The id <-> check binding model: which falsification ids (and bounded-harness ids) a
+contract declares, which checks claim them, and the one state each id ends in. Only `passed`
+discharges an id.
 
 Pure data and functions, no pytest and no YAML parser here, so the plugin, `pv falsify` and
 `pv drift` share one meaning of "bound"."""
@@ -16,6 +17,7 @@ State = Literal["passed", "failed", "skipped", "not-run", "unbound"]
 STATES: tuple[State, ...] = ("passed", "failed", "skipped", "not-run", "unbound")
 Outcome = Literal["passed", "failed", "skipped"]
 RefKind = Literal["node-id", "module-function", "prose"]
+IdKind = Literal["falsification", "harness"]
 
 # `path/to/test_x.py::test_name[param]` or `...::Class::test_name`
 _NODE_ID = re.compile(r"^[\w./-]+\.py(::[A-Za-z_]\w*)+(\[[^\]\n]*\])?$")
@@ -51,6 +53,7 @@ class DeclaredId:
     prediction: str
     if_fails: str
     refs: tuple[CheckRef, ...]
+    kind: IdKind = "falsification"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +67,8 @@ class CheckResult:
     mutants: tuple[str, ...] = ()
     mutant_applied: str | None = None
     mutant_error: str | None = None
+    # what the check measured (`record_property`), carried into the JSON report
+    properties: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +115,35 @@ def declared_ids(contract: str, document: Mapping[str, object]) -> list[Declared
             )
         )
     return out
+
+
+def declared_harnesses(contract: str, document: Mapping[str, object]) -> list[DeclaredId]:
+    """Every `kani_harnesses` entry with an id, as a bindable id like a falsification id: a
+    Python project discharges it with a bounded exhaustive check marked
+    `@pytest.mark.falsifies("KANI-...")`. The harness name is a Rust function, never a check."""
+    entries = document.get("kani_harnesses")
+    out: list[DeclaredId] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+            continue
+        harness, bound = _text(entry.get("harness")) or entry["id"], entry.get("bound")
+        within = f" within bound {bound}" if isinstance(bound, int) else ""
+        out.append(
+            DeclaredId(
+                id=entry["id"],
+                contract=contract,
+                prediction=_text(entry.get("property")) + within,
+                if_fails=f"{harness} finds a counterexample to {_text(entry.get('obligation'))}",
+                refs=(),
+                kind="harness",
+            )
+        )
+    return out
+
+
+def declared_checks(contract: str, document: Mapping[str, object]) -> list[DeclaredId]:
+    """Every id a check can discharge: falsification ids, then bounded-harness ids."""
+    return declared_ids(contract, document) + declared_harnesses(contract, document)
 
 
 def _text(value: object) -> str:

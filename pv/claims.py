@@ -1,14 +1,16 @@
 """Claim drift: what contracts say about checks and tests against what the tests hold.
-Falsification ids with no bound check, checks bound to ids no contract declares, and
-`test:` / `binding:` / `algorithm_evidence.test_locations` that name nothing."""
+Falsification ids with no bound check, checks bound to ids no contract declares,
+`test:` / `binding:` / `algorithm_evidence.test_locations` that name nothing, and evidence
+whose stated status the checks' results contradict."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from pv.bind import classify, declared_ids
+from pv.bind import classify, declared_checks, strip_params
 from pv.findings import Finding
 from pv.load import Document
 from pv.testscan import TestScan, defined_tests, site_finding
@@ -24,7 +26,9 @@ def contracts_vs_tests(
     declared: set[str] = set()
     out = []
     for doc in contracts:
-        for index, decl in enumerate(declared_ids(doc.file, doc.data or {})):
+        for decl in declared_checks(doc.file, doc.data or {}):
+            section = "falsification_tests" if decl.kind == "falsification" else "kani_harnesses"
+            index = _entry_index(doc.data, section, decl.id)
             declared.add(decl.id)
             named = any(r.nodeid and _test_exists(root, r.nodeid) for r in decl.refs)
             if decl.id not in marked and not named:
@@ -32,7 +36,7 @@ def contracts_vs_tests(
                     doc.finding(
                         "DRIFT-020",
                         "error",
-                        ("falsification_tests", index, "id"),
+                        (section, index, "id"),
                         f"{decl.id} has no bound check",
                         suggestion=f'mark a test @pytest.mark.falsifies("{decl.id}")',
                     )
@@ -109,3 +113,84 @@ def _test_exists(root: Path, nodeid: str) -> bool:
         return qualname in defined_tests(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return False
+
+
+def _entry_index(data: Mapping[str, Any] | None, section: str, ident: str) -> int:
+    """Position of the entry with `ident` in `section` (for the finding's line)."""
+    entries = (data or {}).get(section)
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if isinstance(entry, Mapping) and entry.get("id") == ident:
+            return index
+    return 0
+
+
+# --- stated evidence against the checks' results ------------------------------------------
+
+# An `algorithm_evidence.status` either claims a passing check or states that none exists
+# yet. Words that deny are tested first: "UNVERIFIED" contains "VERIFIED".
+_DENIES = ("UNVERIFIED", "NOT_", "PENDING", "PROPOSED", "TODO", "BLOCKED", "DEFERRED", "PLANNED")
+_CLAIMS = ("VERIFIED", "ALGORITHM_LEVEL", "PASS", "COMPLETE", "FULL", "DONE", "PROVEN")
+
+
+def status_claims(status: str) -> bool | None:
+    """True: the status claims a passing check; False: it claims none; None: unknown word."""
+    word = status.strip().upper().replace("-", "_").replace(" ", "_")
+    if any(deny in word for deny in _DENIES):
+        return False
+    if any(claim in word for claim in _CLAIMS):
+        return True
+    return None
+
+
+def evidence_vs_results(contracts: Sequence[Document], report: Mapping[str, Any]) -> list[Finding]:
+    """Where a falsification test states `algorithm_evidence.status`, the checks' results (a
+    `--pv-report` / `pv falsify` report) must agree: a status that claims a passing check
+    (PARTIAL_ALGORITHM_LEVEL, VERIFIED, ...) over an id that is not passed, or over a
+    `test_locations` check that failed, is DRIFT-031; a status word pv does not know is
+    DRIFT-032 (a warning), so a new word is looked at rather than trusted."""
+    states = {e.get("id"): e.get("state") for e in report.get("ids", [])}
+    outcomes = {strip_params(c["nodeid"]): c.get("outcome") for c in report.get("checks", [])}
+    out: list[Finding] = []
+    for doc in contracts:
+        tests = (doc.data or {}).get("falsification_tests")
+        for index, entry in enumerate(tests if isinstance(tests, list) else []):
+            evidence = entry.get("algorithm_evidence") if isinstance(entry, dict) else None
+            if isinstance(evidence, dict) and isinstance(evidence.get("status"), str):
+                out.extend(_judge_evidence(doc, index, entry, evidence, states, outcomes))
+    return out
+
+
+def _judge_evidence(
+    doc: Document,
+    index: int,
+    entry: Mapping[str, Any],
+    evidence: Mapping[str, Any],
+    states: Mapping[object, object],
+    outcomes: Mapping[str, object],
+) -> list[Finding]:
+    status, ident = evidence["status"], entry.get("id")
+    where = ("falsification_tests", index, "algorithm_evidence", "status")
+    claims = status_claims(status)
+    if claims is None:
+        message = f"{ident}: unknown algorithm_evidence.status '{status}'"
+        return [doc.finding("DRIFT-032", "warning", where, message)]
+    if not claims:
+        return []
+    problems = []
+    state = states.get(ident, "not-run")
+    if state != "passed":
+        problems.append(f"{ident} is {state}")
+    locations = evidence.get("test_locations")
+    for location in locations if isinstance(locations, list) else []:
+        if isinstance(location, str) and outcomes.get(strip_params(location.strip())) == "failed":
+            problems.append(f"{location.strip()} failed")
+    return [
+        doc.finding(
+            "DRIFT-031",
+            "error",
+            where,
+            f"algorithm_evidence.status '{status}' claims a passing check, but {problem}",
+            suggestion="fix the check, or state the evidence the checks really give",
+        )
+        for problem in problems
+    ]

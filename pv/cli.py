@@ -111,6 +111,8 @@ def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
         if result.mutants_run and result.error is None:
             for line in falsify_mod.render_mutants(result.mutants):
                 click.echo(line)
+        for line in falsify_mod.render_claims(result.claims):
+            click.echo(line)
     if result.error is not None:
         click.echo(f"pv falsify: error: {result.error}", err=True)
     elif code == 2:

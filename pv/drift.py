@@ -29,6 +29,8 @@ RULES: dict[str, str] = {
     "DRIFT-020": "falsification id with no bound check",
     "DRIFT-021": "check bound to an id no contract declares",
     "DRIFT-030": "test:, binding: or test_locations names nothing that exists",
+    "DRIFT-031": "algorithm_evidence.status claims a passing check the results contradict",
+    "DRIFT-032": "algorithm_evidence.status is a word pv does not know",
     "DRIFT-040": "a surface yields nothing (no apps, commands, tests or contracts)",
     "DRIFT-041": "a configured click app cannot be imported",
     "DRIFT-050": "malformed registry entry",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pv.bind import STATES, CheckResult, contract_files
+from pv.findings import Finding
 from pv.mutants import ENV_VAR, MutantResult, judge
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class FalsifyReport:
     mutants_run: bool = False
     error: str | None = None
     output: str = field(default="", repr=False)
+    # stated evidence (algorithm_evidence.status) the results contradict: pv.claims
+    claims: tuple[Finding, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -43,6 +46,8 @@ class FalsifyReport:
         if not self.report.get("ids"):
             return 2
         if self.report.get("verdict") != "passed":
+            return 1
+        if any(f.severity == "error" for f in self.claims):
             return 1
         return 1 if any(m.status != "killed" for m in self.mutants) else 0
 
@@ -59,6 +64,7 @@ class FalsifyReport:
             data["mutants"] = [m.to_dict() for m in self.mutants]
         if self.error is not None:
             data["error"] = self.error
+        data["claims"] = [f.to_dict() for f in self.claims]
         data["exit_code"] = self.exit_code
         return data
 
@@ -114,6 +120,7 @@ def _check_dict(result: CheckResult) -> dict[str, Any]:
         "mutants": list(result.mutants),
         "mutant_applied": result.mutant_applied,
         "mutant_error": result.mutant_error,
+        "properties": dict(result.properties),
     }
 
 
@@ -227,8 +234,11 @@ def run(
     paths = [str(p) for p in (check_paths or [root / "falsify"]) if p.exists()]
     args = [*paths, "--pv-only-bound", *(f"--pv-contracts={f}" for f in files)]
     report, output, error = _pytest(root, args, mutant=None)
+    claims = tuple(evidence_findings(files, report, root))
     if error is not None or not mutants:
-        return FalsifyReport(report=report, error=error, output=output, mutants_run=mutants)
+        return FalsifyReport(
+            report=report, error=error, output=output, mutants_run=mutants, claims=claims
+        )
     results, output2, error2 = _run_mutants(root, report)
     return FalsifyReport(
         report=report,
@@ -236,7 +246,30 @@ def run(
         mutants_run=True,
         error=error2,
         output=output + output2,
+        claims=claims,
     )
+
+
+def evidence_findings(
+    files: Sequence[Path], report: Mapping[str, Any], root: Path
+) -> list[Finding]:
+    """The contracts' stated evidence checked against this run's results (pv.claims)."""
+    from pv.claims import evidence_vs_results
+    from pv.load import load_file
+
+    docs = []
+    for file in files:
+        try:
+            display = file.resolve().relative_to(root).as_posix()
+        except ValueError:
+            display = str(file)
+        docs.append(load_file(file, display=display))
+    return evidence_vs_results(docs, report)
+
+
+def render_claims(claims: Sequence[Finding]) -> list[str]:
+    """One line per claim finding, as `pv validate` prints findings."""
+    return [f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}" for f in claims]
 
 
 def _run_mutants(

@@ -108,7 +108,7 @@ class PvSession:
         return self._declared
 
     def _load(self) -> list[DeclaredId]:
-        from pv.bind import declared_ids
+        from pv.bind import declared_checks
         from pv.load import load_file
 
         out: list[DeclaredId] = []
@@ -121,7 +121,7 @@ class PvSession:
             if doc.data is None:
                 self.load_errors.extend(f"{f.file}:{f.line}: {f.message}" for f in doc.findings)
                 continue
-            out.extend(declared_ids(doc.file, doc.data))
+            out.extend(declared_checks(doc.file, doc.data))
         return out
 
     def _display(self, path: Path) -> str:
@@ -168,13 +168,16 @@ class PvSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Fold each phase into the per-check record (on the controller under xdist)."""
-        record = self.phases.setdefault(report.nodeid, {"phases": {}, "duration": 0.0, "props": {}})
+        record = self.phases.setdefault(
+            report.nodeid, {"phases": {}, "duration": 0.0, "props": {}, "measured": {}}
+        )
         outcome = report.outcome
         if outcome == "skipped" and hasattr(report, "wasxfail"):
             outcome = "failed"  # an expected failure is still a check that did not pass
         record["phases"][report.when] = outcome
         record["duration"] += report.duration
-        record["props"].update((k, v) for k, v in report.user_properties if k.startswith("pv_"))
+        for key, value in report.user_properties:
+            record["props" if key.startswith("pv_") else "measured"][key] = value
         ids = record["props"].get(IDS_PROPERTY, [])
         if report.failed and ids and not hasattr(self.config, "workerinput"):
             self._explain_failure(report, ids)
@@ -264,4 +267,5 @@ def _fold(nodeid: str, record: dict[str, Any]) -> CheckResult | None:
         mutants=tuple(props.get(MUTANTS_PROPERTY, ())),
         mutant_applied=props.get(APPLIED_PROPERTY),
         mutant_error=props.get(MUTANT_ERROR_PROPERTY),
+        properties=tuple(record["measured"].items()),
     )

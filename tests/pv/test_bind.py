@@ -151,3 +151,27 @@ def test_contract_files_searches_folders_for_yaml(tmp_path: Path) -> None:
         (tmp_path / name).write_text("x", encoding="utf-8")
     found = contract_files([tmp_path, tmp_path / "c.txt", tmp_path / "missing.yaml"])
     assert found == [tmp_path / "a.yaml", tmp_path / "sub/b.yml", tmp_path / "c.txt"]
+
+
+def test_kani_harnesses_are_declared_as_bindable_ids_after_the_falsification_ids() -> None:
+    from pv.bind import declared_checks, declared_harnesses
+
+    doc = {
+        "falsification_tests": [{"id": "FALSIFY-A-001"}],
+        "kani_harnesses": [
+            {
+                "id": "KANI-A-001",
+                "obligation": "eq",
+                "property": "ranks",
+                "bound": 8,
+                "harness": "verify_ranks",
+            },
+            {"obligation": "no id: skipped"},
+        ],
+    }
+    harnesses = declared_harnesses("c.yaml", doc)
+    assert [(h.id, h.kind, h.refs) for h in harnesses] == [("KANI-A-001", "harness", ())]
+    assert harnesses[0].prediction == "ranks within bound 8"
+    assert "verify_ranks" in harnesses[0].if_fails
+    assert [d.id for d in declared_checks("c.yaml", doc)] == ["FALSIFY-A-001", "KANI-A-001"]
+    assert declared_ids("c.yaml", doc)[0].kind == "falsification"

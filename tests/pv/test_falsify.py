@@ -221,3 +221,28 @@ def test_the_text_table_names_undeclared_ids_and_unloadable_contracts() -> None:
         "  NOT LOADED c.yaml:1: bad",
         "0 id(s): nothing to check",
     ]
+
+
+def test_stated_evidence_that_a_failing_check_contradicts_fails_the_run(project: Path) -> None:
+    contract = project / "contracts" / "f-v1.yaml"
+    contract.write_text(
+        CONTRACT.replace(
+            '    if_fails: "parity is broken"\n',
+            '    if_fails: "parity is broken"\n'
+            "    algorithm_evidence:\n      status: PARTIAL_ALGORITHM_LEVEL\n",
+        ),
+        encoding="utf-8",
+    )
+    assert _falsify().exit_code == 0  # the claim holds while the check passes
+    checks = project / "falsify" / "test_f.py"
+    checks.write_text(
+        CHECKS.replace("calc.add(1, 1) % 2 == 0", "calc.add(1, 1) % 2 == 1"), encoding="utf-8"
+    )
+    result = _falsify()
+    assert result.exit_code == 1
+    assert (
+        "contracts/f-v1.yaml:12:7: error DRIFT-031 algorithm_evidence.status "
+        "'PARTIAL_ALGORITHM_LEVEL' claims a passing check, but FALSIFY-F-002 is failed"
+    ) in result.output
+    data = json.loads(_falsify("--format", "json").output)
+    assert [c["rule"] for c in data["claims"]] == ["DRIFT-031"]

@@ -223,3 +223,35 @@ def test_importing_the_plugin_imports_neither_torch_nor_jsonschema() -> None:
     code = "import sys, pv.plugin; print([m for m in ('torch', 'jsonschema') if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+MEASURING = """\
+import pytest
+
+@pytest.mark.falsifies("FALSIFY-DEMO-003")
+def test_three(record_property):
+    record_property("margin", {"seed": 0, "value": 0.25})
+    record_property("pv_private", "the plugin's own keys stay out of properties")
+    assert 3 > 2
+
+@pytest.mark.falsifies("KANI-DEMO-001")
+def test_bounded():
+    assert all(a + b == b + a for a in range(4) for b in range(4))
+"""
+
+HARNESS = "kani_harnesses:\n  - id: KANI-DEMO-001\n    obligation: sums\n    bound: 4\n"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_measured_properties_and_harness_ids_reach_the_json_report(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
+    _project(pytester, contract=CONTRACT + HARNESS)
+    (pytester.path / "falsify" / "test_demo.py").write_text(MEASURING, encoding="utf-8")
+    pytester.runpytest("--pv-report", "r.json", *mode)
+    report = _report(pytester)
+    assert _states(report)["KANI-DEMO-001"] == "passed"
+    assert _states(report)["FALSIFY-DEMO-003"] == "passed"
+    checks = {c["nodeid"]: c for c in report["checks"]}  # type: ignore[attr-defined]
+    three = checks["falsify/test_demo.py::test_three"]
+    assert three["properties"] == {"margin": {"seed": 0, "value": 0.25}}
