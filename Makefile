@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/pv validate contracts/
 	$(BIN)/distill run --out $(DEMO_OUT)
+	# the scorecard: every contract id checked against the engine that just ran
+	$(BIN)/pv falsify
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered \
+		--pv-strict --pv-report runs/pv-report.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

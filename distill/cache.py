@@ -68,10 +68,11 @@ def top_k(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         return _stable_top_k(logits, k)
     x = logits.detach().numpy()
     part = np.argpartition(x, v - k - 1, axis=-1)[..., v - k - 1 :]
-    vals = np.take_along_axis(x, part, -1)
-    edge, ids, vals = vals[..., 0], part[..., 1:], vals[..., 1:]
-    order = np.lexsort((ids, -vals), axis=-1)
-    ids, vals = np.take_along_axis(ids, order, -1), np.take_along_axis(vals, order, -1)
+    edge = np.take_along_axis(x, part[..., :1], -1)[..., 0]
+    ids = np.sort(part[..., 1:], axis=-1)  # id order first, so the stable value sort keeps it
+    order = np.argsort(-np.take_along_axis(x, ids, -1), axis=-1, kind="stable")
+    ids = np.take_along_axis(ids, order, -1)
+    vals = np.take_along_axis(x, ids, -1)
     out_ids, out_vals = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(vals)
     straddle = torch.from_numpy(vals[..., -1] == edge)
     if bool(straddle.any()):

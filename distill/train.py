@@ -70,18 +70,20 @@ def student_loss(
     head: dict[str, torch.Tensor] = {}
     if isinstance(raw, GPT) and raw.vocab_size >= FUSE_MIN_VOCAB:
         head["head"] = raw.wte.weight
+    # The loss runs under autocast too: the fused head's matmuls then use bf16 on CUDA like
+    # any linear layer, while the loss itself casts to fp32 (a no-op context on CPU).
     with _autocast(x.device):
         out = model(x, hidden=True) if head else model(x)
-    return kd.kd_loss(
-        out,
-        y,
-        teacher,
-        alpha=alpha,
-        temperature=temperature,
-        normalizer=normalizer,
-        chunk_size=config.loss_chunk,
-        **head,
-    )
+        return kd.kd_loss(
+            out,
+            y,
+            teacher,
+            alpha=alpha,
+            temperature=temperature,
+            normalizer=normalizer,
+            chunk_size=config.loss_chunk,
+            **head,
+        )
 
 
 @torch.no_grad()

@@ -127,3 +127,15 @@ def test_full_logits_are_cached_when_top_k_is_zero(tiny_run: TinyRun, tmp_path: 
     assert ids is None
     assert values.shape == (1, SEQ_LEN, 256)
     assert tokens.shape == (1, SEQ_LEN + 1)
+
+
+def test_fast_top_k_equals_a_stable_sort_cut_at_k_even_with_many_ties() -> None:
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        v = int(torch.randint(2, 40, (1,), generator=gen))
+        k = int(torch.randint(1, v + 1, (1,), generator=gen))
+        logits = torch.randint(-3, 3, (3, 5, v), generator=gen).float()  # ties everywhere
+        ids, values = cache.top_k(logits, k)
+        want_values, want_ids = torch.sort(logits, dim=-1, descending=True, stable=True)
+        assert torch.equal(ids, want_ids[..., :k])
+        assert torch.equal(values, want_values[..., :k])

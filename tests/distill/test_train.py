@@ -146,3 +146,27 @@ def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
     assert factors[:4] == sorted(factors[:4])
     assert max(factors) == pytest.approx(1.0)
     assert factors[-1] == pytest.approx(0.1)
+
+
+def test_a_large_vocabulary_gpt_trains_through_the_fused_head_with_the_same_gradient() -> None:
+    from distill.model import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=train_mod.FUSE_MIN_VOCAB, n_layer=1, n_head=2, n_embd=16)
+    net = GPT(cfg)
+    x = torch.randint(0, cfg.vocab_size, (2, 9))
+    y = torch.randint(0, cfg.vocab_size, (2, 9))
+    calls: list[bool] = []
+    net.register_forward_pre_hook(lambda m, a, kw: calls.append(kw.get("hidden", False)),
+                                  with_kwargs=True)  # fmt: skip
+    fused = train_mod.student_loss(net, x, y, None, micro_train(), alpha=0.0, temperature=1.0)
+    fused.total.backward()
+    got = {k: p.grad.clone() for k, p in net.named_parameters() if p.grad is not None}
+    net.zero_grad()
+    ref = kd.kd_loss(net(x), y, None, alpha=0.0, temperature=1.0)
+    ref.total.backward()
+    assert calls[0] is True  # the logits were never built
+    assert fused.total.item() == pytest.approx(ref.total.item(), rel=1e-6)
+    for name, p in net.named_parameters():
+        assert p.grad is not None
+        torch.testing.assert_close(got[name], p.grad, rtol=1e-5, atol=1e-7)
