@@ -383,13 +383,40 @@ def generate(
     help="Directory for the whole demo: teacher/, cache/, distill/ (the student run).",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for every stage, >= 0.")
+@click.option(
+    "--teacher-size",
+    default="small",
+    show_default=True,
+    help="Teacher size: tiny, small, medium or a JSON file of GPT config fields.",
+)
+@click.option(
+    "--student-size",
+    default="tiny",
+    show_default=True,
+    help="Student size: tiny, small, medium or a JSON file of GPT config fields.",
+)
+@click.option(
+    "--teacher-steps",
+    default=TEACHER_SCHEDULE.steps_per_epoch,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Optimizer steps per teacher epoch, >= 1.",
+)
+@click.option(
+    "--student-steps",
+    default=STUDENT_SCHEDULE.steps_per_epoch,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Optimizer steps per student epoch, >= 1.",
+)
 @_common
 @_refusals
-def run(out: Path, seed: int, device: str, quiet: bool) -> None:
+def run(out: Path, seed: int, device: str, quiet: bool, **sizes: Any) -> None:
     """Pretrain a teacher, cache its logits, distil a student, sample from it."""
     from distill import pipeline
 
-    pipeline.run_all(out_dir=out, seed=seed, device=device, quiet=quiet, echo=click.echo)
+    plan = pipeline.Plan(**sizes)
+    pipeline.run_all(out_dir=out, seed=seed, device=device, quiet=quiet, echo=click.echo, plan=plan)
 
 
 def _report(model_dir: Path, metadata: dict[str, Any]) -> None:

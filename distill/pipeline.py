@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from distill import stages
@@ -20,8 +21,24 @@ from distill.errors import OutputExistsError
 PARTS = ("teacher", "cache", "distill")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What `distill run` trains: model sizes and optimizer steps per epoch of each stage."""
+
+    teacher_size: str = "small"
+    student_size: str = "tiny"
+    teacher_steps: int = TEACHER_SCHEDULE.steps_per_epoch
+    student_steps: int = STUDENT_SCHEDULE.steps_per_epoch
+
+
 def run_all(
-    *, out_dir: Path, seed: int, device: str, quiet: bool, echo: Callable[[str], None]
+    *,
+    out_dir: Path,
+    seed: int,
+    device: str,
+    quiet: bool,
+    echo: Callable[[str], None],
+    plan: Plan = Plan(),
 ) -> dict[str, float]:
     """Run every stage into OUT/{teacher,cache,distill}; returns the headline figures."""
     taken = [p for p in PARTS if (out_dir / p).exists()]
@@ -32,13 +49,13 @@ def run_all(
     t = stages.pretrain(
         out_dir=out_dir / "teacher",
         data_paths=(),
-        size="small",
+        size=plan.teacher_size,
         data_cfg=data_cfg,
         cfg=TrainConfig(
             alpha=0.0,
             seed=seed,
             epochs=TEACHER_SCHEDULE.epochs,
-            steps_per_epoch=TEACHER_SCHEDULE.steps_per_epoch,
+            steps_per_epoch=plan.teacher_steps,
             lr=TEACHER_SCHEDULE.lr,
         ),
         device=device,
@@ -60,11 +77,11 @@ def run_all(
         cache_path=out_dir / "cache",
         out_dir=out_dir / "distill",
         student_path=None,
-        size="tiny",
+        size=plan.student_size,
         cfg=TrainConfig(
             seed=seed,
             epochs=STUDENT_SCHEDULE.epochs,
-            steps_per_epoch=STUDENT_SCHEDULE.steps_per_epoch,
+            steps_per_epoch=plan.student_steps,
             lr=STUDENT_SCHEDULE.lr,
         ),
         device=device,

@@ -169,3 +169,17 @@ def test_every_option_of_every_command_has_help_text() -> None:
         for param in command.params:
             if param.name != "help":
                 assert getattr(param, "help", None), f"{name} --{param.name} has no help"
+
+
+@pytest.mark.cli("distill run")
+def test_run_chains_every_stage_on_the_embedded_corpus(tmp_path: Path) -> None:
+    sizes = ["--teacher-size", "tiny", "--teacher-steps", "6", "--student-steps", "4"]
+    result = invoke("run", "--out", tmp_path, *sizes, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines())
+    assert set(lines) >= {"teacher", "cache", "student", "metadata", "sample", "wall"}
+    metadata = json.loads((tmp_path / "distill" / "metadata.json").read_text(encoding="utf-8"))
+    assert len(metadata["epochs"]) >= 1
+    assert (tmp_path / "distill" / "student" / "model.safetensors").is_file()
+    assert (tmp_path / "cache" / "teacher_logits" / "manifest.json").is_file()
+    assert metadata["drift_gate"]["passed"] is True
