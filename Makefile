@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEMO_OUT ?= runs/demo
+DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: setup demo test lint bench check clean
 
@@ -19,12 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/pv validate contracts/
 	$(BIN)/distill run --out $(DEMO_OUT)
-	# the scorecard: every contract id checked against the engine that just ran
+	@echo "== scorecard: every contract id checked against the engine =="
 	$(BIN)/pv falsify
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered \
 		--pv-strict --pv-report runs/pv-report.json
+	$(BIN)/pv gate --mutants
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -56,7 +56,7 @@ class TrainConfig:
     """One training run. loss = alpha*T^2*KL + (1-alpha)*CE; alpha=0 is plain pretraining."""
 
     # T=1, alpha=0.9: measured best of the (alpha, T) grid tried on the embedded corpus
-    # (see distill/baseline.py); higher T hurt a student this small on this budget.
+    # (see bench/kd_vs_scratch.py); higher T hurt a student this small on this budget.
     alpha: float = 0.9
     temperature: float = 1.0
     epochs: int = 3

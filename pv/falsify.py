@@ -210,7 +210,10 @@ def check_output(output: str) -> str:
 
 
 def render_mutants(mutants: Sequence[MutantResult]) -> list[str]:
-    lines = [f"  {m.status:<8} {m.mutant:<28} {m.nodeid}  {m.detail}".rstrip() for m in mutants]
+    width = max((len(m.mutant) for m in mutants), default=0)
+    lines = [
+        f"  {m.status:<8} {m.mutant:<{width}} {m.nodeid}  {m.detail}".rstrip() for m in mutants
+    ]
     killed = sum(1 for m in mutants if m.status == "killed")
     return ["mutants", *lines, f"{len(mutants)} mutant run(s): {killed} killed"]
 

@@ -5,11 +5,14 @@ Imported by pytest on every run, so it imports nothing heavy and stays silent un
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pv.bind import CheckResult, DeclaredId, IdState, Outcome, contract_files, resolve, undeclared
+if TYPE_CHECKING:
+    # pv.bind is imported where it is used: pytest imports this module before coverage
+    # starts, and a run without pv markers never needs it.
+    from pv.bind import CheckResult, DeclaredId, IdState, Outcome
 
 IDS_PROPERTY = "pv_falsifies"
 MUTANTS_PROPERTY = "pv_mutants"
@@ -108,7 +111,7 @@ class PvSession:
         return self._declared
 
     def _load(self) -> list[DeclaredId]:
-        from pv.bind import declared_checks
+        from pv.bind import contract_files, declared_checks
         from pv.load import load_file
 
         out: list[DeclaredId] = []
@@ -210,6 +213,8 @@ class PvSession:
             return
         if not self.active:
             return
+        from pv.bind import resolve
+
         self.states = resolve(self.declared, self.results(), self.collected)
         if self.report_path is not None:
             from pv.falsify import build_report, write_json
@@ -219,6 +224,8 @@ class PvSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def undeclared(self) -> dict[str, list[str]]:
+        from pv.bind import undeclared
+
         return undeclared(self.declared, self.results())
 
     def strict_failures(self) -> list[str]:
@@ -258,6 +265,8 @@ def _fold(nodeid: str, record: dict[str, Any]) -> CheckResult | None:
         outcome = "passed"
     else:
         return None
+    from pv.bind import CheckResult
+
     props = record["props"]
     return CheckResult(
         nodeid=nodeid,
