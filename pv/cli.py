@@ -6,9 +6,14 @@ Must stay light: importing this module never imports torch.
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import click
 
 from pv import __version__
+from pv.commands import COMMANDS, FINDINGS_FORMATS, format_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,14 +27,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "sarif", "github"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option(*FINDINGS_FORMATS[1:])
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--no-cache", is_flag=True, help="Ignore and do not write the result cache.")
 @click.argument("paths", nargs=-1, type=click.Path())
@@ -39,8 +37,6 @@ def validate(fmt: str, strict: bool, no_cache: bool, paths: tuple[str, ...]) -> 
     Exit 0 when there are no errors, 1 on errors (or warnings with --strict), 2 when a PATH
     does not exist or no contract file was found. Results are cached by content in
     .pv-cache/ (or $PV_CACHE_DIR)."""
-    import sys
-
     from pv import validate as validate_mod
 
     if not paths:
@@ -84,19 +80,12 @@ def schema(kind: str) -> None:
 
 @main.command()
 @click.option("--mutants", is_flag=True, help="Also run each check once per mutant it names.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("json")
 @click.argument("contracts", nargs=-1, type=click.Path(exists=True))
 def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
     """Run the checks bound to the CONTRACTS' falsification ids (default: contracts/) and
     print each id's state; exit 1 unless every id passed (and, with --mutants, every mutant
     was killed), 2 when there is nothing to check."""
-    # Local imports: this section must not touch the shared import block at the top.
-    import json
-    import sys
-    from pathlib import Path
-
     from pv import falsify as falsify_mod
 
     result = falsify_mod.run([Path(c) for c in contracts], mutants=mutants, root=Path.cwd())
@@ -122,7 +111,5 @@ def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
 
 # --- drift / gate / status / audit / coverage / graph / diff / equations -----------------
 # Defined in pv/commands.py (light to import: each command imports its module when run).
-from pv.commands import COMMANDS  # noqa: E402 - registered once the group exists
-
 for _command in COMMANDS:
     main.add_command(_command)

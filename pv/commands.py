@@ -5,8 +5,9 @@ Light at import time (never torch): each command imports its noun module when it
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -15,7 +16,22 @@ if TYPE_CHECKING:
     from pv.corpus import Corpus
     from pv.findings import Finding
 
-FORMAT = click.Choice(["text", "json"])
+F = TypeVar("F", bound=Callable[..., Any])
+FINDINGS_FORMATS = ("text", "json", "sarif", "github")
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """`--format` with `text` first and the default; one definition for every command."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", *choices]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )
+
+
 CONFIG = click.option(
     "--config",
     "pyproject",
@@ -63,14 +79,7 @@ def _findings_text(findings: tuple[Finding, ...] | list[Finding]) -> str:
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "sarif", "github"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option(*FINDINGS_FORMATS[1:])
 @click.option(
     "--write-registry",
     is_flag=True,
@@ -158,7 +167,7 @@ def _write_registry(config: PvConfig) -> None:
     help="Take the bound checks' verdict from this --pv-report JSON of a pytest run that "
     "already ran them, instead of running them again.",
 )
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@format_option("json")
 @CONFIG
 def gate(
     base: str,
@@ -188,7 +197,7 @@ def gate(
 
 
 @click.command()
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@format_option("json")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def status(fmt: str, paths: tuple[str, ...]) -> None:
     """Count equations, obligations, falsification tests and Kani harnesses of contracts
@@ -200,7 +209,7 @@ def status(fmt: str, paths: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@format_option("json")
 @click.option(
     "--tests",
     "tests",
@@ -239,7 +248,7 @@ def _marked(tests: tuple[Path, ...]) -> dict[str, tuple[str, ...]]:
 
 
 @click.command()
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@format_option("json")
 @click.option(
     "--binding",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -302,13 +311,7 @@ def _data(command: str, path: Path | None) -> dict[str, Any] | None:
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "dot", "json", "mermaid"]),
-    default="text",
-    show_default=True,
-)
+@format_option("dot", "json", "mermaid")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def graph(fmt: str, paths: tuple[str, ...]) -> None:
     """The depends_on graph of contracts; exit 1 on a cycle or an unknown dependency."""
@@ -323,7 +326,7 @@ def graph(fmt: str, paths: tuple[str, ...]) -> None:
 
 
 @click.command(name="diff")
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@format_option("json")
 @click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def diff_command(fmt: str, old: Path, new: Path) -> None:
