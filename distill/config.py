@@ -111,5 +111,5 @@ class Schedule:
     lr: float
 
 
-TEACHER_SCHEDULE = Schedule(epochs=2, steps_per_epoch=150, lr=3e-3)
-STUDENT_SCHEDULE = Schedule(epochs=3, steps_per_epoch=100, lr=3e-3)
+TEACHER_SCHEDULE = Schedule(epochs=2, steps_per_epoch=450, lr=3e-3)
+STUDENT_SCHEDULE = Schedule(epochs=3, steps_per_epoch=250, lr=3e-3)
