@@ -1,26 +1,39 @@
 """Content-hash result cache: an unchanged file is not parsed again.
 
-Each entry's key covers the file's bytes, its display name, the pv version and the shipped
-schemas, so any change to one of them misses. All entries live in one JSON pack, read once
-and rewritten atomically (temp file + rename) once per run: creating a file per entry cost
-more than parsing. An unreadable pack or a malformed entry is ignored, never trusted.
+Each entry's key covers the file's bytes, its display name, the pv version and the bytes of
+pv's own modules and schemas, so any change to one of them misses. All entries live in one JSON
+pack, read once and rewritten atomically once per run: creating a file per entry cost more
+than parsing. An unreadable pack or a malformed entry is ignored, never trusted.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from pv import __version__
+from pv import __version__, atomic
 from pv.validate import FileResult
 
 ENV_VAR = "PV_CACHE_DIR"
 DEFAULT_DIR = ".pv-cache"
 PACK = "validate-v1.json"
+SOURCES = Path(__file__).parent  # the modules and schemas that decide a result
 MAX_ENTRIES = 20_000  # oldest entries are dropped first, so the pack cannot grow forever
+
+
+@functools.cache
+def source_digest(folder: Path) -> str:
+    """sha256 over the pv modules and schemas in `folder`. The version alone is not enough: an
+    editable install keeps its version while rules.py or load.py change under it. Bytes, not
+    mtimes: about 0.2 MB hashed once a run, and a checkout that keeps timestamps cannot fool it."""
+    digest = hashlib.sha256()
+    for path in sorted([*folder.glob("*.py"), *folder.glob("*.json")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def default_dir() -> Path:
@@ -39,10 +52,8 @@ class Cache:
 
     @classmethod
     def open(cls, root: Path | None = None) -> Cache:
-        """The cache for this pv version and schema (the salt of every key)."""
-        from pv.schema import schema_digest
-
-        return cls(root or default_dir(), f"{__version__}\0{schema_digest()}")
+        """The cache for this pv version and these pv sources (the salt of every key)."""
+        return cls(root or default_dir(), f"{__version__}\0{source_digest(SOURCES)}")
 
     @property
     def path(self) -> Path:
@@ -91,17 +102,10 @@ class Cache:
         entries = self._entries
         if len(entries) > MAX_ENTRIES:
             entries = dict(list(entries.items())[-MAX_ENTRIES:])
-        tmp = self.root / f".tmp-{os.getpid()}-{PACK}"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            try:
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    # dumps, not dump: dump streams through the pure-Python encoder
-                    fh.write(json.dumps(entries, separators=(",", ":")))
-                os.replace(tmp, self.path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            # dumps, not dump: dump streams through the pure-Python encoder
+            atomic.write_text(self.path, json.dumps(entries, separators=(",", ":")))
         except OSError:
             return
         self._dirty = False

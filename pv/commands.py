@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pv.config import PvConfig
     from pv.corpus import Corpus
     from pv.findings import Finding
+    from pv.load import Document
 
 F = TypeVar("F", bound=Callable[..., Any])
 FINDINGS_FORMATS = ("text", "json", "sarif", "github")
@@ -39,6 +40,14 @@ CONFIG = click.option(
     help="pyproject.toml with the [tool.pv] table (default: the nearest one above here).",
 )
 
+TESTS = click.option(
+    "--tests",
+    "tests",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Folders to scan for bound checks (default: [tool.pv].tests, if any).",
+)
+
 
 def _fail(command: str, message: str, code: int) -> NoReturn:
     click.echo(f"pv {command}: error: {message}", err=True)
@@ -52,6 +61,17 @@ def _config(command: str, pyproject: Path | None) -> PvConfig:
         return load_config(pyproject=pyproject)
     except ConfigError as exc:
         _fail(command, str(exc), 2)
+
+
+def _load_or_fail(command: str, path: Path) -> Document:
+    """The parsed YAML document at `path`, or the first load finding as a one-line error."""
+    from pv.load import load_file
+
+    doc = load_file(path)
+    if doc.data is None:
+        first = doc.findings[0]
+        _fail(command, f"{first.file}:{first.line}: {first.message}", 1)
+    return doc
 
 
 def _corpus(command: str, paths: tuple[str, ...]) -> Corpus:
@@ -126,7 +146,7 @@ def drift(fmt: str, write_registry: bool, pyproject: Path | None) -> None:
 
 
 def _write_registry(config: PvConfig) -> None:
-    from pv import registry
+    from pv import atomic, registry
     from pv.clispec import AppImportError, introspect, load_app
     from pv.load import load_file
 
@@ -145,7 +165,7 @@ def _write_registry(config: PvConfig) -> None:
     keep = {e.spec.path: e for e in entries}
     text = config.registry.read_text(encoding="utf-8")
     new = registry.replace_section(text, registry.render_section(specs, keep))
-    registry.write_atomically(config.registry, new)
+    atomic.write_text(config.registry, new)
     fresh = [s.path for s in specs if s.path not in keep]
     click.echo(f"wrote {len(specs)} commands to {config.registry}", err=True)
     if fresh:
@@ -210,13 +230,7 @@ def status(fmt: str, paths: tuple[str, ...]) -> None:
 
 @click.command()
 @format_option("json")
-@click.option(
-    "--tests",
-    "tests",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Folders to scan for bound checks (default: [tool.pv].tests, if any).",
-)
+@TESTS
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def coverage(fmt: str, tests: tuple[Path, ...], paths: tuple[str, ...]) -> None:
     """Per contract: obligations, falsification tests, harnesses and how many ids are bound
@@ -259,13 +273,7 @@ def _marked(tests: tuple[Path, ...]) -> dict[str, tuple[str, ...]]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A `pv falsify --format json` / --pv-report file with check results.",
 )
-@click.option(
-    "--tests",
-    "tests",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Folders to scan for bound checks (default: [tool.pv].tests, if any).",
-)
+@TESTS
 @click.argument("contract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def audit(
     fmt: str, binding: Path | None, report: Path | None, tests: tuple[Path, ...], contract: Path
@@ -274,15 +282,12 @@ def audit(
     result, with binding coverage; exit 1 when the chain has a gap."""
     from pv.audit import audit as trace
     from pv.audit import render
-    from pv.load import load_file
 
-    doc = load_file(contract)
-    if doc.data is None:
-        _fail(
-            "audit", f"{doc.findings[0].file}:{doc.findings[0].line}: {doc.findings[0].message}", 1
-        )
     result = trace(
-        doc, marked=_marked(tests), binding=_data("audit", binding), report=_data("audit", report)
+        _load_or_fail("audit", contract),
+        marked=_marked(tests),
+        binding=_data("audit", binding),
+        report=_data("audit", report),
     )
     click.echo(render(result, fmt))
     sys.exit(1 if result.gaps else 0)
@@ -292,15 +297,10 @@ def _data(command: str, path: Path | None) -> dict[str, Any] | None:
     """A YAML (safe loader) or JSON mapping from `path`; anything else is a clean error."""
     import json
 
-    from pv.load import load_file
-
     if path is None:
         return None
     if path.suffix in (".yaml", ".yml"):
-        doc = load_file(path)
-        if doc.data is None:
-            _fail(command, f"{doc.file}:{doc.findings[0].line}: {doc.findings[0].message}", 1)
-        return doc.data
+        return _load_or_fail(command, path).data
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
@@ -333,34 +333,21 @@ def diff_command(fmt: str, old: Path, new: Path) -> None:
     """Compare two versions of a contract and suggest none/patch/minor/major; exit 1 when
     NEW's version bump is smaller than its changes need."""
     from pv.diff import diff, render
-    from pv.load import load_file
 
-    docs = [load_file(old), load_file(new)]
-    for doc in docs:
-        if doc.data is None:
-            _fail("diff", f"{doc.file}:{doc.findings[0].line}: {doc.findings[0].message}", 1)
-    result = diff(docs[0].data or {}, docs[1].data or {})
+    before, after = _load_or_fail("diff", old), _load_or_fail("diff", new)
+    result = diff(before.data or {}, after.data or {})
     click.echo(render(result, fmt))
     sys.exit(0 if result.version_ok else 1)
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "latex", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option("latex", "json")
 @click.argument("contract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def equations(fmt: str, contract: Path) -> None:
     """Print a contract's equations as text, a LaTeX fragment, or JSON."""
     from pv.equations import render
-    from pv.load import load_file
 
-    doc = load_file(contract)
-    if doc.data is None:
-        _fail("equations", f"{doc.file}:{doc.findings[0].line}: {doc.findings[0].message}", 1)
+    doc = _load_or_fail("equations", contract)
     if not (doc.data or {}).get("equations"):
         _fail("equations", f"{contract} has no equations", 2)
     click.echo(render(doc, fmt))

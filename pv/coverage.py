@@ -9,16 +9,13 @@ from dataclasses import dataclass
 
 from pv.bind import declared_ids
 from pv.corpus import Corpus
-from pv.status import counts
+from pv.status import Counts, counts, total_line, totals
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContractCoverage:
     file: str
-    name: str
-    obligations: int
-    falsification_tests: int
-    kani_harnesses: int
+    counts: Counts
     bound: tuple[str, ...]
     unbound: tuple[str, ...]
 
@@ -33,14 +30,10 @@ def coverage(corpus: Corpus, bound_ids: set[str]) -> list[ContractCoverage]:
     out = []
     for doc in corpus.contracts:
         ids = [d.id for d in declared_ids(doc.file, doc.data or {})]
-        c = counts(doc)
         out.append(
             ContractCoverage(
                 file=doc.file,
-                name=c.name,
-                obligations=c.obligations,
-                falsification_tests=c.falsification_tests,
-                kani_harnesses=c.kani_harnesses,
+                counts=counts(doc),
                 bound=tuple(i for i in ids if i in bound_ids),
                 unbound=tuple(i for i in ids if i not in bound_ids),
             )
@@ -49,42 +42,34 @@ def coverage(corpus: Corpus, bound_ids: set[str]) -> list[ContractCoverage]:
 
 
 def render(rows: list[ContractCoverage], fmt: str) -> str:
-    """A table (text) or one JSON document, both ending in the totals."""
+    """A table (text) or one JSON document, both ending in `pv status`'s totals plus binding."""
     bound = sum(len(r.bound) for r in rows)
     ids = bound + sum(len(r.unbound) for r in rows)
-    total = {
-        "contracts": len(rows),
-        "obligations": sum(r.obligations for r in rows),
-        "falsification_tests": sum(r.falsification_tests for r in rows),
-        "kani_harnesses": sum(r.kani_harnesses for r in rows),
-        "bound": bound,
-        "percent_bound": round(100.0 * bound / ids, 1) if ids else 0.0,
-    }
+    counted = totals([r.counts for r in rows])
+    percent = round(100.0 * bound / ids, 1) if ids else 0.0
     if fmt == "json":
+        total = {**counted, "bound": bound, "percent_bound": percent}
         return json.dumps({"contracts": [_json_row(r) for r in rows], "totals": total}, indent=2)
-    width = max([len(r.name) for r in rows] + [8])
+    width = max([len(r.counts.name) for r in rows] + [8])
     lines = [f"{'contract':<{width}}  oblig  falsify  kani  bound"]
     for r in rows:
+        c = r.counts
         lines.append(
-            f"{r.name:<{width}}  {r.obligations:>5}  {r.falsification_tests:>7}  "
-            f"{r.kani_harnesses:>4}  {len(r.bound):>3}/{len(r.bound) + len(r.unbound):<3}"
+            f"{c.name:<{width}}  {c.obligations:>5}  {c.falsification_tests:>7}  "
+            f"{c.kani_harnesses:>4}  {len(r.bound):>3}/{len(r.bound) + len(r.unbound):<3}"
             f" {r.percent:5.1f}%"
         )
-    lines.append(
-        f"Total: {total['contracts']} contracts, {total['obligations']} obligations, "
-        f"{total['falsification_tests']} falsification tests, {total['kani_harnesses']} Kani "
-        f"harnesses; {bound}/{ids} ids bound ({total['percent_bound']}%)"
-    )
+    lines.append(f"{total_line(counted)}; {bound}/{ids} ids bound ({percent}%)")
     return "\n".join(lines)
 
 
 def _json_row(r: ContractCoverage) -> dict[str, object]:
     return {
         "file": r.file,
-        "name": r.name,
-        "obligations": r.obligations,
-        "falsification_tests": r.falsification_tests,
-        "kani_harnesses": r.kani_harnesses,
+        "name": r.counts.name,
+        "obligations": r.counts.obligations,
+        "falsification_tests": r.counts.falsification_tests,
+        "kani_harnesses": r.counts.kani_harnesses,
         "bound": list(r.bound),
         "unbound": list(r.unbound),
         "percent_bound": round(r.percent, 1),

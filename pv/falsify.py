@@ -156,10 +156,10 @@ def _git_commit(root: Path) -> str | None:
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write atomically: a reader never sees half a report, a crash never truncates one."""
+    from pv import atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def render_text(report: Mapping[str, Any]) -> list[str]:

@@ -121,10 +121,12 @@ def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
     """Diff every contract that changed since `base` and check its version bump."""
     if _git(config.root, "rev-parse", "--git-dir") is None:
         return Step(name="semver", ok=True, detail="not a git checkout: skipped"), []
+    # --relative: paths relative to the project folder, which may sit below the repository top
     changed = _git(
         config.root,
         "diff",
         "--name-only",
+        "--relative",
         "--no-renames",
         base,
         "--",
@@ -153,7 +155,8 @@ def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
 
 def check_bump(root: Path, base: str, rel: str) -> list[Finding]:
     """GATE-001: the bump is smaller than the change needs; GATE-002: edits, no bump."""
-    old_text = _git(root, "show", f"{base}:{rel}")
+    # "./" resolves `rel` against `root`, not the repository top (a project in a subfolder)
+    old_text = _git(root, "show", f"{base}:./{rel}")
     if not (root / rel).is_file():
         message = f"contract deleted since {base}"
         return [

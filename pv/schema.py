@@ -8,7 +8,6 @@ cached `pv validate` never pays for them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -45,15 +44,6 @@ def schema(kind: SchemaKind = "contract") -> dict[str, Any]:
     """The parsed schema."""
     loaded: dict[str, Any] = json.loads(schema_text(kind))
     return loaded
-
-
-@cache
-def schema_digest() -> str:
-    """sha256 over both shipped schemas: part of every cache key."""
-    digest = hashlib.sha256()
-    for name in sorted(_FILES.values()):
-        digest.update((_HERE / name).read_bytes())
-    return digest.hexdigest()
 
 
 def known_keys(kind: SchemaKind, path: JsonPath) -> frozenset[str]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pv.corpus import Corpus, contract_name, section_list, section_map
@@ -35,9 +36,8 @@ def counts(doc: Document) -> Counts:
     )
 
 
-def totals(corpus: Corpus) -> dict[str, int]:
-    """Sums over every contract in `corpus`."""
-    rows = [counts(d) for d in corpus.contracts]
+def totals(rows: Sequence[Counts]) -> dict[str, int]:
+    """Sums over already counted contracts (`pv status` and `pv coverage` share them)."""
     return {
         "contracts": len(rows),
         "equations": sum(r.equations for r in rows),
@@ -47,16 +47,28 @@ def totals(corpus: Corpus) -> dict[str, int]:
     }
 
 
+def total_line(t: Mapping[str, int]) -> str:
+    """The one "Total: ..." line of `totals`, as both commands print it."""
+    return (
+        f"Total: {t['contracts']} contracts, {t['equations']} equations, "
+        f"{t['obligations']} obligations, {t['falsification_tests']} falsification tests, "
+        f"{t['kani_harnesses']} Kani harnesses"
+    )
+
+
 def render(corpus: Corpus, fmt: str) -> str:
     """Text: one block per contract, then totals when there are several. json: one document."""
     rows = [counts(d) for d in corpus.contracts]
+    partials = [counts(d) for d in corpus.partials]
     if fmt == "json":
         payload = {
             "contracts": [
                 {"file": d.file, **_row(r)} for d, r in zip(corpus.contracts, rows, strict=True)
             ],
-            "partials": [{"file": d.file, **_row(counts(d))} for d in corpus.partials],
-            "totals": totals(corpus),
+            "partials": [
+                {"file": d.file, **_row(r)} for d, r in zip(corpus.partials, partials, strict=True)
+            ],
+            "totals": totals(rows),
         }
         return json.dumps(payload, indent=2)
     lines = []
@@ -69,19 +81,13 @@ def render(corpus: Corpus, fmt: str) -> str:
             f"  Kani harnesses:      {r.kani_harnesses}",
             f"  QA gate:             {'yes' if r.has_qa_gate else 'no'}",
         ]
-    if corpus.partials:
-        tests = sum(counts(d).falsification_tests for d in corpus.partials)
+    if partials:
+        tests = sum(r.falsification_tests for r in partials)
         lines.append(
-            f"Partial contracts (not counted): {len(corpus.partials)}, "
-            f"with {tests} falsification tests"
+            f"Partial contracts (not counted): {len(partials)}, with {tests} falsification tests"
         )
     if len(rows) > 1:
-        t = totals(corpus)
-        lines.append(
-            f"Total: {t['contracts']} contracts, {t['equations']} equations, "
-            f"{t['obligations']} obligations, {t['falsification_tests']} falsification tests, "
-            f"{t['kani_harnesses']} Kani harnesses"
-        )
+        lines.append(total_line(totals(rows)))
     return "\n".join(lines)
 
 

@@ -115,3 +115,35 @@ def test_open_uses_the_env_folder_and_warm_runs_skip_checking(
 def test_default_folder_is_pv_cache_in_the_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(cache_mod.ENV_VAR, raising=False)
     assert cache_mod.default_dir() == Path(".pv-cache")
+
+
+def _sources(folder: Path, rules_suffix: str = "") -> Path:
+    """A copy of pv's modules and schemas; `rules_suffix` edits the copy of rules.py."""
+    folder.mkdir()
+    for path in [*cache_mod.SOURCES.glob("*.py"), *cache_mod.SOURCES.glob("*.json")]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    rules = folder / "rules.py"
+    rules.write_text(rules.read_text(encoding="utf-8") + rules_suffix, encoding="utf-8")
+    return folder
+
+
+def test_editing_a_pv_module_at_the_same_version_misses_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_mod, "SOURCES", _sources(tmp_path / "same"))
+    cache = Cache.open(tmp_path / "c")
+    cache.put(RAW, "x.yaml", _result())
+    cache.flush()
+    assert Cache.open(tmp_path / "c").get(RAW, "x.yaml") == _result()
+    edited = _sources(tmp_path / "edited", rules_suffix="\n# a new rule\n")
+    monkeypatch.setattr(cache_mod, "SOURCES", edited)
+    assert Cache.open(tmp_path / "c").get(RAW, "x.yaml") is None
+
+
+def test_the_source_digest_covers_modules_and_schemas_by_content(tmp_path: Path) -> None:
+    base = cache_mod.source_digest(_sources(tmp_path / "a"))
+    assert cache_mod.source_digest(_sources(tmp_path / "b")) == base
+    schema = _sources(tmp_path / "c") / "contract.schema.json"
+    schema.write_bytes(schema.read_bytes() + b" ")
+    assert cache_mod.source_digest(tmp_path / "c") != base
+    assert cache_mod.source_digest(_sources(tmp_path / "d", rules_suffix="#")) != base

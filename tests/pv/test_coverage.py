@@ -56,3 +56,21 @@ def test_coverage_totals_match_the_corpus() -> None:
     totals = json.loads(result.output)["totals"]
     assert (totals["contracts"], totals["obligations"]) == (87, 472)
     assert (totals["falsification_tests"], totals["kani_harnesses"]) == (496, 160)
+
+
+def test_coverage_totals_are_pv_status_totals_plus_binding(tmp_path: Path) -> None:
+    (tmp_path / "c-v1.yaml").write_text(CONTRACT, encoding="utf-8")
+    (tmp_path / "d-v1.yaml").write_text(CONTRACT.replace("-C-", "-D-"), encoding="utf-8")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_c.py").write_text(CHECK, encoding="utf-8")
+    runner = CliRunner()
+    status_json = json.loads(
+        runner.invoke(main, ["status", "--format", "json", str(tmp_path)]).output
+    )
+    cov = ["coverage", "--tests", str(tmp_path / "checks"), str(tmp_path)]
+    cov_json = json.loads(runner.invoke(main, [*cov, "--format", "json"]).output)
+    assert cov_json["totals"] == {**status_json["totals"], "bound": 1, "percent_bound": 25.0}
+    status_total = runner.invoke(main, ["status", str(tmp_path)]).output.splitlines()[-1]
+    cov_total = runner.invoke(main, cov).output.splitlines()[-1]
+    assert status_total.startswith("Total: 2 contracts, 2 equations")
+    assert cov_total == f"{status_total}; 1/4 ids bound (25.0%)"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pv.cli import main
-from pv.falsify import FalsifyReport, render_text
+from pv.falsify import FalsifyReport, render_text, write_json
 from pv.mutants import MutantResult
 
 CONTRACT = """\
@@ -246,3 +246,17 @@ def test_stated_evidence_that_a_failing_check_contradicts_fails_the_run(project:
     ) in result.output
     data = json.loads(_falsify("--format", "json").output)
     assert [c["rule"] for c in data["claims"]] == ["DRIFT-031"]
+
+
+def test_a_report_that_cannot_be_written_leaves_no_temp_file_behind(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "report.json"
+    write_json(target, {"verdict": "passed"})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"verdict": "passed"}
+    with pytest.raises(TypeError):
+        write_json(target, {"verdict": "passed", "bad": object()})
+    blocked = tmp_path / "out" / "blocked.json"
+    blocked.mkdir()  # a folder where the report should go: the final rename fails
+    with pytest.raises(IsADirectoryError):
+        write_json(blocked, {"verdict": "failed"})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"verdict": "passed"}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["blocked.json", "report.json"]

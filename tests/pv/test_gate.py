@@ -114,6 +114,36 @@ def test_a_prose_edit_without_a_bump_is_only_a_warning(repo: Path) -> None:
     assert semver_step(config(repo), "HEAD")[0].ok
 
 
+def test_a_project_in_a_subfolder_of_the_repository_still_enforces_semver(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "proj"
+    (project / "contracts").mkdir(parents=True)
+    (project / "contracts" / "g-v1.yaml").write_text(CONTRACT, encoding="utf-8")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    edit(project, '"x is one"', '"x is two"')
+    step, findings = semver_step(config(project), "HEAD")
+    assert not step.ok
+    assert [(f.rule, f.file) for f in findings] == [("GATE-001", "contracts/g-v1.yaml")]
+    assert "1 contract(s) changed" in step.detail
+
+
+def test_a_contract_deleted_in_a_subfolder_project_is_gate_004(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "contracts").mkdir(parents=True)
+    (project / "contracts" / "g-v1.yaml").write_text(CONTRACT, encoding="utf-8")
+    (project / "contracts" / "keep-v1.yaml").write_text(CONTRACT, encoding="utf-8")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    (project / "contracts" / "g-v1.yaml").unlink()
+    step, findings = semver_step(config(project), "HEAD")
+    assert step.ok
+    assert [(f.rule, f.file) for f in findings] == [("GATE-004", "contracts/g-v1.yaml")]
+
+
 def test_an_unknown_base_ref_fails_the_step(repo: Path) -> None:
     step, findings = semver_step(config(repo), "no-such-ref")
     assert not step.ok

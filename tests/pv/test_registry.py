@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import pytest
 
 from pv.clispec import introspect
 from pv.load import load_bytes
-from pv.registry import read_registry, render_section, replace_section, write_atomically
+from pv.registry import read_registry, render_section, replace_section
 
 HEADER = 'metadata:\n  version: "1.0.0"\n  kind: registry\n# keep me\n'
 
@@ -73,11 +71,3 @@ def test_replace_section_keeps_everything_else_byte_for_byte() -> None:
 def test_malformed_entries_are_drift_050_findings(body: str, where: str) -> None:
     _, findings = read_registry(load_bytes((HEADER + body).encode(), "r.yaml"))
     assert [(f.rule, f.path) for f in findings] == [("DRIFT-050", where)]
-
-
-def test_write_atomically_replaces_the_file(tmp_path: Path) -> None:
-    target = tmp_path / "r.yaml"
-    target.write_text("old", encoding="utf-8")
-    write_atomically(target, "new")
-    assert target.read_text(encoding="utf-8") == "new"
-    assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]

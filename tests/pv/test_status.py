@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pv import status as status_mod
 from pv.cli import main
+from pv.corpus import load_corpus
+from pv.load import Document
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "provable-contracts"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not here")
@@ -67,3 +70,26 @@ def test_status_totals_match_the_corpus() -> None:
     }
     # aprender/'s fragments are partial contracts, listed apart and not counted.
     assert len(data["partials"]) == 4
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_render_counts_each_contract_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    for name in ("a-v1.yaml", "b-v1.yaml", "c-v1.yaml"):
+        (tmp_path / name).write_text(CONTRACT, encoding="utf-8")
+    corpus = load_corpus([tmp_path])
+    calls: list[str] = []
+    real = status_mod.counts
+
+    def counting(doc: Document) -> status_mod.Counts:
+        calls.append(doc.file)
+        return real(doc)
+
+    monkeypatch.setattr(status_mod, "counts", counting)
+    out = status_mod.render(corpus, fmt)
+    assert sorted(calls) == sorted(d.file for d in corpus.contracts)
+    if fmt == "json":
+        assert json.loads(out)["totals"]["contracts"] == 3
+    else:
+        assert out.splitlines()[-1].startswith("Total: 3 contracts, 6 equations")
