@@ -25,7 +25,6 @@ class Batches:
     vocab_size: int
     val: np.ndarray
     fetch: Callable[[np.ndarray], Fetched]
-    has_teacher: bool
 
 
 def from_cache(cache: TeacherCache) -> Batches:
@@ -35,7 +34,6 @@ def from_cache(cache: TeacherCache) -> Batches:
         vocab_size=cache.vocab_size,
         val=cache.val,
         fetch=cache.batch,
-        has_teacher=True,
     )
 
 
@@ -51,7 +49,6 @@ def from_corpus(corpus: Corpus, seq_len: int) -> Batches:
         vocab_size=corpus.vocab_size,
         val=corpus.val,
         fetch=fetch,
-        has_teacher=False,
     )
 
 

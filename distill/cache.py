@@ -145,9 +145,7 @@ def write_cache(
         raise OutputExistsError(f"{target} already holds a cache: choose another --out")
     if precompute.top_k > corpus.vocab_size:
         raise CacheMismatchError(f"top_k {precompute.top_k} > vocabulary {corpus.vocab_size}")
-    wins = windows(corpus.train, data.seq_len)
-    if precompute.max_windows:
-        wins = wins[: precompute.max_windows]
+    wins = windows(corpus.train, data.seq_len)[: precompute.max_windows or None]
     id_dtype = narrow_uint(corpus.vocab_size)
     tmp = out_dir / f".{CACHE_DIR}.partial-{world.broadcast(os.getpid())}"
     if world.main:
@@ -157,16 +155,7 @@ def write_cache(
     teacher.eval()
     try:
         n_shards = -(-len(wins) // precompute.shard_windows)
-        mine: dict[int, list[dict[str, Any]]] = {}
-        for i in range(world.rank, n_shards, world.size):
-            part = wins[i * precompute.shard_windows : (i + 1) * precompute.shard_windows]
-            ids, values = _teacher_shard(teacher, part[:, :-1], precompute, device)
-            mine[i] = [_write(tmp, f"tokens-{i:05d}.bin", part.astype(id_dtype))]
-            if ids is not None:
-                mine[i].append(_write(tmp, f"ids-{i:05d}.bin", ids.astype(id_dtype)))
-            mine[i].append(_write(tmp, f"values-{i:05d}.bin", values))
-            if on_shard is not None:
-                on_shard(len(mine), -(-(n_shards - world.rank) // world.size))
+        mine = _write_shards(tmp, teacher, wins, precompute, id_dtype, device, on_shard, world)
         shards = {i: e for part in world.gather(mine) for i, e in part.items()}
         if world.main:
             files = [_write(tmp, "val_tokens.bin", corpus.val.astype(id_dtype))]
@@ -180,14 +169,44 @@ def write_cache(
                 n_windows=len(wins),
                 files=files,
             )
-            text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-            (tmp / MANIFEST).write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
+            _publish(tmp, manifest, target)
         world.barrier()
     finally:
         if world.main:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _publish(tmp: Path, manifest: dict[str, Any], target: Path) -> None:
+    """Write the manifest last, then make the whole cache visible by one rename."""
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (tmp / MANIFEST).write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _write_shards(
+    tmp: Path,
+    teacher: nn.Module,
+    wins: np.ndarray,
+    precompute: PrecomputeConfig,
+    id_dtype: np.dtype[Any],
+    device: torch.device,
+    on_shard: Callable[[int, int], None] | None,
+    world: World,
+) -> dict[int, list[dict[str, Any]]]:
+    """This rank's shards (r, r + N, ...) written into `tmp`: their manifest entries by index."""
+    n_shards = -(-len(wins) // precompute.shard_windows)
+    mine: dict[int, list[dict[str, Any]]] = {}
+    for i in range(world.rank, n_shards, world.size):
+        part = wins[i * precompute.shard_windows : (i + 1) * precompute.shard_windows]
+        ids, values = _teacher_shard(teacher, part[:, :-1], precompute, device)
+        mine[i] = [_write(tmp, f"tokens-{i:05d}.bin", part.astype(id_dtype))]
+        if ids is not None:
+            mine[i].append(_write(tmp, f"ids-{i:05d}.bin", ids.astype(id_dtype)))
+        mine[i].append(_write(tmp, f"values-{i:05d}.bin", values))
+        if on_shard is not None:
+            on_shard(len(mine), -(-(n_shards - world.rank) // world.size))
+    return mine
 
 
 class TeacherCache:
@@ -230,9 +249,30 @@ def _memmap(path: Path, entry: dict[str, Any]) -> np.ndarray:
     return np.memmap(path, dtype=entry["dtype"], mode="r", shape=shape)
 
 
-def open_cache(path: Path, *, verify: bool = True) -> TeacherCache:
-    """Open `path` (the cache or a directory holding `teacher_logits/`), checking every file."""
-    root = path if (path / MANIFEST).is_file() else path / CACHE_DIR
+def expected_files(manifest: dict[str, Any]) -> set[str]:
+    """Every file a cache with this manifest's window count, shard size and top-k must list."""
+    n_shards = -(-int(manifest["n_windows"]) // int(manifest["precompute"]["shard_windows"]))
+    kinds = ("tokens", "ids", "values") if int(manifest["top_k"]) else ("tokens", "values")
+    return {"val_tokens.bin"} | {f"{k}-{i:05d}.bin" for k in kinds for i in range(n_shards)}
+
+
+def _check_file(root: Path, entry: dict[str, Any], verify: bool) -> None:
+    file = root / entry["name"]
+    if not file.is_file():
+        raise CacheMismatchError(f"cache file {file} is missing")
+    size = file.stat().st_size
+    if size != entry["bytes"]:
+        raise CacheMismatchError(
+            f"cache file {file} is truncated or resized: {size} bytes, manifest says "
+            f"{entry['bytes']}; re-run precompute"
+        )
+    if verify and _sha256(file) != entry["sha256"]:
+        raise CacheMismatchError(
+            f"cache file {file} is corrupt: sha256 differs from the manifest; re-run precompute"
+        )
+
+
+def _read_manifest(path: Path, root: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -243,18 +283,26 @@ def open_cache(path: Path, *, verify: bool = True) -> TeacherCache:
         raise CacheMismatchError(f"unreadable cache manifest {root / MANIFEST}: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CacheMismatchError(f"{root / MANIFEST} is not a {FORMAT} manifest")
-    for entry in manifest["files"]:
-        file = root / entry["name"]
-        if not file.is_file():
-            raise CacheMismatchError(f"cache file {file} is missing")
-        size = file.stat().st_size
-        if size != entry["bytes"]:
+    return manifest
+
+
+def open_cache(path: Path, *, verify: bool = True) -> TeacherCache:
+    """Open `path` (the cache or a directory holding `teacher_logits/`), checking every file."""
+    root = path if (path / MANIFEST).is_file() else path / CACHE_DIR
+    manifest = _read_manifest(path, root)
+    # A hand-edited or damaged manifest fails here with a refusal, not a KeyError later.
+    try:
+        listed = [entry["name"] for entry in manifest["files"]]
+        unlisted = sorted(expected_files(manifest) - set(listed))
+        if unlisted:
             raise CacheMismatchError(
-                f"cache file {file} is truncated or resized: {size} bytes, manifest says "
-                f"{entry['bytes']}; re-run precompute"
+                f"{root / MANIFEST} does not list {unlisted[0]} "
+                f"({len(unlisted)} expected file(s) missing); re-run precompute"
             )
-        if verify and _sha256(file) != entry["sha256"]:
-            raise CacheMismatchError(
-                f"cache file {file} is corrupt: sha256 differs from the manifest; re-run precompute"
-            )
-    return TeacherCache(root, manifest)
+        for entry in manifest["files"]:
+            _check_file(root, entry, verify)
+        return TeacherCache(root, manifest)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CacheMismatchError(
+            f"{root / MANIFEST} is damaged ({type(exc).__name__}: {exc}); re-run precompute"
+        ) from None

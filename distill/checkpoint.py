@@ -54,6 +54,7 @@ def atomic_write_json(path: Path, value: Any) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save beside the target, then rename over it: never half-written."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         torch.save(state, tmp)
@@ -78,4 +79,18 @@ def load_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any]:
             f"refusing to resume {path}: config differs ({detail}); "
             "use the same options or a new --out"
         )
+    return state
+
+
+def load_initial(path: Path) -> dict[str, Any]:
+    """The weights a run started from (saved beside its checkpoint), for the drift gate."""
+    if not path.is_file():
+        raise CheckpointMismatchError(
+            f"cannot resume: {path.name} (the starting weights the drift gate compares "
+            f"against) is missing from {path.parent}; start a new run with a new --out"
+        )
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged pickle
+        raise CheckpointMismatchError(f"cannot read {path}: {exc}") from None
     return state

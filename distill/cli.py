@@ -1,5 +1,5 @@
 """The `distill` command line: click options -> one frozen config -> the stage function.
-DistillError subclasses become one-line errors with exit 1."""
+DistillError subclasses (and, as a backstop, OS errors) become one-line errors with exit 1."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from distill.config import STUDENT_SCHEDULE, TEACHER_SCHEDULE, Schedule
 from distill.errors import DistillError
 
 F = TypeVar("F", bound=Callable[..., Any])
+SIZE_CHOICES = "tiny, small, medium or a JSON file of GPT config fields"
+SEED = click.IntRange(min=0)
 
 
 def _refusals(func: F) -> F:
@@ -28,18 +30,29 @@ def _refusals(func: F) -> F:
         except DistillError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except OSError as exc:  # a disk or path problem the stages did not foresee
+            click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
+_device = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to run; bf16 autocast is used on CUDA.",
+)
+
+
+def _out(help_text: str) -> Callable[[F], F]:
+    """The required --out directory every stage writes into."""
+    return click.option("--out", required=True, type=click.Path(path_type=Path), help=help_text)
+
+
 def _common(func: F) -> F:
-    func = click.option(
-        "--device",
-        type=click.Choice(["auto", "cpu", "cuda"]),
-        default="auto",
-        show_default=True,
-        help="Where to run; bf16 autocast is used on CUDA.",
-    )(func)
+    func = _device(func)
     return click.option(
         "--quiet", is_flag=True, help="No progress bar (it is also off when not a tty)."
     )(func)
@@ -120,7 +133,7 @@ def _schedule(defaults: Schedule) -> Callable[[F], F]:
                 "--seed",
                 default=0,
                 show_default=True,
-                type=int,
+                type=SEED,
                 help="Seed for initialisation and data order, >= 0.",
             ),
             click.option(
@@ -147,17 +160,12 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Run directory to create (the model lands in OUT/model).",
-)
+@_out("Run directory to create (the model lands in OUT/model).")
 @click.option(
     "--model-size",
     default="small",
     show_default=True,
-    help="Named size (tiny, small, medium) or a JSON file of GPT config fields.",
+    help=f"Model size: {SIZE_CHOICES}.",
 )
 @_data
 @_schedule(TEACHER_SCHEDULE)
@@ -198,12 +206,7 @@ def pretrain(
     type=click.Path(path_type=Path),
     help="Teacher model directory, or a run directory that holds one.",
 )
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Directory to write OUT/teacher_logits/ into.",
-)
+@_out("Directory to write OUT/teacher_logits/ into.")
 @click.option(
     "--top-k",
     default=32,
@@ -263,12 +266,7 @@ def precompute(
     type=click.Path(path_type=Path),
     help="Directory holding teacher_logits/ (made by precompute).",
 )
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Run directory to create (the student lands in OUT/student).",
-)
+@_out("Run directory to create (the student lands in OUT/student).")
 @click.option(
     "--student",
     type=click.Path(path_type=Path),
@@ -279,7 +277,7 @@ def precompute(
     "--student-size",
     default="tiny",
     show_default=True,
-    help="Size of a fresh student: tiny, small, medium or a JSON config file.",
+    help=f"Size of a fresh student: {SIZE_CHOICES}.",
 )
 @click.option(
     "--alpha",
@@ -348,14 +346,8 @@ def train_cmd(
     type=float,
     help="Sampling temperature in [0, 100]; 0 is greedy.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed, >= 0.")
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where to run.",
-)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Sampling seed, >= 0.")
+@_device
 @_refusals
 def generate(
     model_path: Path, prompt: str, max_new_tokens: int, temperature: float, seed: int, device: str
@@ -376,24 +368,19 @@ def generate(
 
 
 @main.command()
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Directory for the whole demo: teacher/, cache/, distill/ (the student run).",
-)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for every stage, >= 0.")
+@_out("Directory for the whole demo: teacher/, cache/, distill/ (the student run).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for every stage, >= 0.")
 @click.option(
     "--teacher-size",
     default="small",
     show_default=True,
-    help="Teacher size: tiny, small, medium or a JSON file of GPT config fields.",
+    help=f"Teacher size: {SIZE_CHOICES}.",
 )
 @click.option(
     "--student-size",
     default="tiny",
     show_default=True,
-    help="Student size: tiny, small, medium or a JSON file of GPT config fields.",
+    help=f"Student size: {SIZE_CHOICES}.",
 )
 @click.option(
     "--teacher-steps",

@@ -94,12 +94,7 @@ def kd_loss(
     (B, T, C) or (N, C) and its logits are `hidden @ head.T`, built one chunk at a time
     (distill.fused), so the (N, V) logits never exist.
     """
-    if teacher is None and alpha != 0.0:
-        raise ConfigError("alpha > 0 needs teacher logits (a cache); use alpha=0 to pretrain")
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"alpha must be in [0, 1], got {alpha:g}")
-    if not temperature > 0.0:
-        raise ConfigError(f"temperature must be > 0, got {temperature:g}")
+    _check_args(teacher, alpha, temperature)
     v = student_logits.shape[-1] if head is None else head.shape[0]
     y = targets.reshape(-1)
     x = student_logits.reshape(len(y), -1)
@@ -116,6 +111,20 @@ def kd_loss(
         from distill.fused import FusedKD
 
         sums = FusedKD.apply(x, head, y, full, ids, vals, spec)  # type: ignore[no-untyped-call]
+    return _per_token(sums, normalizer)
+
+
+def _check_args(teacher: Teacher, alpha: float, temperature: float) -> None:
+    if teacher is None and alpha != 0.0:
+        raise ConfigError("alpha > 0 needs teacher logits (a cache); use alpha=0 to pretrain")
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha must be in [0, 1], got {alpha:g}")
+    if not temperature > 0.0:
+        raise ConfigError(f"temperature must be > 0, got {temperature:g}")
+
+
+def _per_token(sums: tuple[torch.Tensor, ...], normalizer: int | None) -> KDLoss:
+    """The loss from the chunk sums: total over `normalizer` (default: the token count)."""
     total_sum, kl_sum, ce_sum, count = sums
     n = int(count.item())
     denominator = max(normalizer if normalizer is not None else n, 1)

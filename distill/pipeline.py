@@ -17,6 +17,7 @@ from distill.config import (
     TrainConfig,
 )
 from distill.errors import OutputExistsError
+from distill.train import METADATA, Outcome
 
 PARTS = ("teacher", "cache", "distill")
 
@@ -41,73 +42,99 @@ def run_all(
     plan: Plan = Plan(),
 ) -> dict[str, float]:
     """Run every stage into OUT/{teacher,cache,distill}; returns the headline figures."""
+    stages.check_out_dir(out_dir)
     taken = [p for p in PARTS if (out_dir / p).exists()]
     if taken:
         raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
     start = time.perf_counter()
-    data_cfg = DataConfig()
-    t = stages.pretrain(
-        out_dir=out_dir / "teacher",
+    teacher = _teacher(out_dir / "teacher", seed, plan, device=device, quiet=quiet)
+    echo(f"teacher:  {teacher.model_dir}  val_loss {_val_loss(teacher):.4f}")
+    cache = _cache(teacher.model_dir, out_dir / "cache", device=device, quiet=quiet)
+    echo(f"cache:    {cache}")
+    student = _student(
+        out_dir / "cache", out_dir / "distill", seed, plan, device=device, quiet=quiet
+    )
+    epochs = student.metadata["epochs"]
+    losses = " -> ".join(f"{e['train_loss']:.3f}" for e in epochs)
+    echo(
+        f"student:  {student.model_dir}  val_loss {_val_loss(student):.4f}  "
+        f"(train loss by epoch {losses})"
+    )
+    echo(f"metadata: {out_dir / 'distill' / METADATA}")
+    echo(f"sample:   {_sample(student.model_dir, seed, device)!r}")
+    wall = time.perf_counter() - start
+    echo(f"wall:     {wall:.1f} s")
+    return {
+        "teacher_val_loss": _val_loss(teacher),
+        "student_val_loss": _val_loss(student),
+        "wall_seconds": wall,
+    }
+
+
+def _val_loss(outcome: Outcome) -> float:
+    return float(outcome.metadata["epochs"][-1]["val_loss"])
+
+
+def _teacher(out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> Outcome:
+    """Pretrain the teacher from scratch on the embedded corpus."""
+    cfg = TrainConfig(
+        alpha=0.0,
+        seed=seed,
+        epochs=TEACHER_SCHEDULE.epochs,
+        steps_per_epoch=plan.teacher_steps,
+        lr=TEACHER_SCHEDULE.lr,
+    )
+    return stages.pretrain(
+        out_dir=out,
         data_paths=(),
         size=plan.teacher_size,
-        data_cfg=data_cfg,
-        cfg=TrainConfig(
-            alpha=0.0,
-            seed=seed,
-            epochs=TEACHER_SCHEDULE.epochs,
-            steps_per_epoch=plan.teacher_steps,
-            lr=TEACHER_SCHEDULE.lr,
-        ),
+        data_cfg=DataConfig(),
+        cfg=cfg,
         device=device,
         resume=False,
         quiet=quiet,
     )
-    echo(f"teacher:  {t.model_dir}  val_loss {t.metadata['epochs'][-1]['val_loss']:.4f}")
-    cache = stages.precompute(
-        teacher_path=t.model_dir,
-        out_dir=out_dir / "cache",
+
+
+def _cache(teacher: Path, out: Path, *, device: str, quiet: bool) -> Path:
+    """Cache the teacher's logits over the same corpus and windows."""
+    return stages.precompute(
+        teacher_path=teacher,
+        out_dir=out,
         data_paths=(),
-        data_cfg=data_cfg,
+        data_cfg=DataConfig(),
         cfg=PrecomputeConfig(),
         device=device,
         quiet=quiet,
     )
-    echo(f"cache:    {cache}")
-    s = stages.distill(
-        cache_path=out_dir / "cache",
-        out_dir=out_dir / "distill",
+
+
+def _student(cache: Path, out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> Outcome:
+    """Distil a fresh student from the cache."""
+    cfg = TrainConfig(
+        seed=seed,
+        epochs=STUDENT_SCHEDULE.epochs,
+        steps_per_epoch=plan.student_steps,
+        lr=STUDENT_SCHEDULE.lr,
+    )
+    return stages.distill(
+        cache_path=cache,
+        out_dir=out,
         student_path=None,
         size=plan.student_size,
-        cfg=TrainConfig(
-            seed=seed,
-            epochs=STUDENT_SCHEDULE.epochs,
-            steps_per_epoch=plan.student_steps,
-            lr=STUDENT_SCHEDULE.lr,
-        ),
+        cfg=cfg,
         device=device,
         resume=False,
         quiet=quiet,
     )
-    epochs = s.metadata["epochs"]
-    losses = " -> ".join(f"{e['train_loss']:.3f}" for e in epochs)
-    echo(
-        f"student:  {s.model_dir}  val_loss {epochs[-1]['val_loss']:.4f}  "
-        f"(train loss by epoch {losses})"
-    )
-    echo(f"metadata: {out_dir / 'distill' / 'metadata.json'}")
-    sample = stages.generate(
-        model_path=s.model_dir,
+
+
+def _sample(model_dir: Path, seed: int, device: str) -> str:
+    return stages.generate(
+        model_path=model_dir,
         prompt="The ",
         max_new_tokens=200,
         temperature=0.8,
         seed=seed,
         device=device,
     )
-    echo(f"sample:   {sample!r}")
-    wall = time.perf_counter() - start
-    echo(f"wall:     {wall:.1f} s")
-    return {
-        "teacher_val_loss": t.metadata["epochs"][-1]["val_loss"],
-        "student_val_loss": epochs[-1]["val_loss"],
-        "wall_seconds": wall,
-    }

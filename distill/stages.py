@@ -17,6 +17,8 @@ from distill.progress import Progress
 from distill.train import METADATA, Outcome, train
 
 RUN_MARKERS = (METADATA, "checkpoint.pt", cache.CACHE_DIR, "student", "model")
+BYTE_VOCAB = 256  # the built-in models read raw bytes: every id 0..255 must exist
+BYTE_NEED = f"pretrain reads bytes, so it needs vocab_size >= {BYTE_VOCAB}"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -34,10 +36,15 @@ def _world(device: str) -> tuple[distributed.World, torch.device]:
     return distributed.init(resolve_device(device))
 
 
-def prepare_out(out_dir: Path, *, resume: bool = False) -> None:
-    """Refuse a directory that holds another run (unless resuming it); create it otherwise."""
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an --out that exists as something other than a directory."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputExistsError(f"--out {out_dir} exists and is not a directory")
+
+
+def prepare_out(out_dir: Path, *, resume: bool = False) -> None:
+    """Refuse a directory that holds another run (unless resuming it); create it otherwise."""
+    check_out_dir(out_dir)
     found = [m for m in RUN_MARKERS if (out_dir / m).exists()]
     if found and not resume:
         raise OutputExistsError(
@@ -64,12 +71,27 @@ def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}.{k}": v for k, v in values.items()}
 
 
-def _fresh_gpt(size: str, seed: int, seq_len: int) -> model.GPT:
+def _gpt_config(size: str, seq_len: int) -> model.GPTConfig:
     cfg = model.resolve_size(size)
     if cfg.block_size < seq_len:
         cfg = dataclasses.replace(cfg, block_size=seq_len)
+    return cfg
+
+
+def _fresh_gpt(cfg: model.GPTConfig, seed: int) -> model.GPT:
     torch.manual_seed(seed)  # same seed -> same initial student, distilled or from scratch
     return model.GPT(cfg)
+
+
+def _train_with_progress(
+    label: str, quiet: bool, net: torch.nn.Module, data: batches.Batches, **kw: Any
+) -> Outcome:
+    """The training loop behind a progress bar that is closed however the loop ends."""
+    bar = Progress(label, quiet=quiet)
+    try:
+        return train(net, data, on_step=bar.step, **kw)
+    finally:
+        bar.close()
 
 
 def pretrain(
@@ -87,9 +109,12 @@ def pretrain(
     if cfg.alpha != 0.0:
         raise ConfigError("pretrain trains with cross-entropy only: alpha must be 0")
     world, dev = _world(device)
-    corpus = data.split(data.tokenize(data.read_bytes(data_paths)), data_cfg, 256)
+    gpt = _gpt_config(size, data_cfg.seq_len)
+    if gpt.vocab_size < BYTE_VOCAB:  # ids 0..255 must all exist before any work
+        raise ConfigError(f"model vocab_size {gpt.vocab_size} is too small: {BYTE_NEED}")
+    corpus = data.split(data.tokenize(data.read_bytes(data_paths)), data_cfg, gpt.vocab_size)
     _prepare_out(out_dir, resume, world)
-    net = _fresh_gpt(size, cfg.seed, data_cfg.seq_len)
+    net = _fresh_gpt(gpt, cfg.seed)
     run_config = {
         "kind": "pretrain",
         "data_fingerprint": data.fingerprint(corpus, data_cfg),
@@ -97,22 +122,19 @@ def pretrain(
         **_flat("data", as_dict(data_cfg)),
         **_flat("train", as_dict(cfg)),
     }
-    bar = Progress("pretrain", quiet=quiet)
-    try:
-        return train(
-            net,
-            batches.from_corpus(corpus, data_cfg.seq_len),
-            cfg,
-            out_dir=out_dir,
-            model_subdir="model",
-            run_config=run_config,
-            device=dev,
-            resume=resume,
-            on_step=bar.step,
-            world=world,
-        )
-    finally:
-        bar.close()
+    return _train_with_progress(
+        "pretrain",
+        quiet,
+        net,
+        batches.from_corpus(corpus, data_cfg.seq_len),
+        config=cfg,
+        out_dir=out_dir,
+        model_subdir="model",
+        run_config=run_config,
+        device=dev,
+        resume=resume,
+        world=world,
+    )
 
 
 def precompute(
@@ -134,8 +156,7 @@ def precompute(
     if data_cfg.seq_len > int(getattr(teacher, "max_seq_len", 1 << 20)):
         raise ConfigError(f"--seq-len {data_cfg.seq_len} exceeds the teacher's context")
     corpus = data.split(data.tokenize(raw, teacher_dir), data_cfg, vocab)
-    if (out_dir / cache.CACHE_DIR).exists():
-        raise OutputExistsError(f"{out_dir / cache.CACHE_DIR} already holds a cache")
+    check_out_dir(out_dir)  # write_cache refuses an existing cache inside it
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = Progress("precompute", quiet=quiet)
     try:
@@ -155,6 +176,16 @@ def precompute(
         bar.close()
 
 
+def _student(
+    path: Path | None, size: str, seed: int, seq_len: int
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The initial student and what identifies it in the run config."""
+    if path is not None:
+        return model.load_model(path), {"student.fingerprint": model.fingerprint(path)}
+    student = _fresh_gpt(_gpt_config(size, seq_len), seed)
+    return student, _flat("student", dataclasses.asdict(student.config))
+
+
 def distill(
     *,
     cache_path: Path,
@@ -169,12 +200,7 @@ def distill(
     """Distil a student from a verified cache; vocabularies must match before any work."""
     world, dev = _world(device)
     teacher_cache = cache.open_cache(cache_path)
-    if student_path is not None:
-        student = model.load_model(student_path)
-        student_id = {"student.fingerprint": model.fingerprint(student_path)}
-    else:
-        student = _fresh_gpt(size, cfg.seed, teacher_cache.seq_len)
-        student_id = _flat("student", dataclasses.asdict(student.config))
+    student, student_id = _student(student_path, size, cfg.seed, teacher_cache.seq_len)
     if model.vocab_size(student) != teacher_cache.vocab_size:
         raise ModelError(
             f"vocabulary mismatch: the teacher cache has {teacher_cache.vocab_size} ids, "
@@ -191,22 +217,19 @@ def distill(
         **student_id,
         **_flat("train", as_dict(cfg)),
     }
-    bar = Progress("train", quiet=quiet)
-    try:
-        return train(
-            student,
-            batches.from_cache(teacher_cache),
-            cfg,
-            out_dir=out_dir,
-            model_subdir="student",
-            run_config=run_config,
-            device=dev,
-            resume=resume,
-            on_step=bar.step,
-            world=world,
-        )
-    finally:
-        bar.close()
+    return _train_with_progress(
+        "train",
+        quiet,
+        student,
+        batches.from_cache(teacher_cache),
+        config=cfg,
+        out_dir=out_dir,
+        model_subdir="student",
+        run_config=run_config,
+        device=dev,
+        resume=resume,
+        world=world,
+    )
 
 
 def generate(
@@ -234,8 +257,3 @@ def generate(
         device=resolve_device(device),
     )
     return gen.decode(model_path, ids)
-
-
-def check_student_path(path: Path | None) -> None:
-    if path is not None:
-        model.find_model_dir(path)  # fails early with a clear ModelError

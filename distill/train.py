@@ -23,6 +23,7 @@ from distill.checkpoint import (
     CHECKPOINT,
     atomic_write_json,
     load_checkpoint,
+    load_initial,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -32,7 +33,6 @@ from distill.distributed import World, local_slice, wrap
 from distill.errors import TrainingError
 from distill.model import GPT, save_model
 from distill.optim import count_updates, make_optimizer, make_scheduler, optimizer_sha
-from distill.optim import lr_factor as lr_factor  # re-exported: the schedule's old home
 
 METADATA = "metadata.json"
 INITIAL = "initial_model.pt"
@@ -168,11 +168,11 @@ def train(
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         step, metadata = state["step"], state["metadata"]
-        initial = torch.load(out_dir / INITIAL, map_location="cpu", weights_only=True)
+        initial = load_initial(out_dir / INITIAL)
     else:
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if world.main:
-            torch.save(initial, out_dir / INITIAL)
+            save_checkpoint(out_dir / INITIAL, initial)
     sums = np.zeros(4)  # this rank's objective, kl, ce, tokens over the current epoch
     epoch_start = time.perf_counter()
     while True:
@@ -297,13 +297,7 @@ def _finish(
     meta_path: Path,
     world: World,
 ) -> Outcome:
-    """Publish the model by one rename (rank 0), then apply the seed's drift gate."""
-    if world.main:
-        tmp = model_dir.with_name(f".{model_dir.name}.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_model(model.cpu(), tmp)
-        shutil.rmtree(model_dir, ignore_errors=True)
-        tmp.rename(model_dir)
+    """Apply the seed's drift gate; only a model that passes it is published (rank 0)."""
     change = relative_change(model, initial)
     passed = change > config.drift_tolerance
     metadata["drift_gate"] = {
@@ -314,10 +308,28 @@ def _finish(
     }
     if world.main:
         atomic_write_json(meta_path, metadata)
+        if passed:
+            publish_model(model, model_dir)
     world.barrier()
     if not passed:
+        ckpt = meta_path.with_name(CHECKPOINT)
+        kept = f"only in {ckpt}" if ckpt.is_file() else "nowhere"
         raise TrainingError(
             f"drift gate failed: the trained model differs from its input by {change:.2%} "
-            f"(<= {config.drift_tolerance:.0%}); it was not really trained"
+            f"(<= {config.drift_tolerance:.0%}); it was not really trained, so {model_dir} "
+            f"was not written (the rejected weights are {kept})"
         )
     return Outcome(model_dir=model_dir, metadata=metadata)
+
+
+def publish_model(model: nn.Module, model_dir: Path) -> None:
+    """Replace `model_dir` by renames, so a reader finds the old model or the new, never none."""
+    tmp = model_dir.with_name(f".{model_dir.name}.partial")
+    old = model_dir.with_name(f".{model_dir.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    save_model(model.cpu(), tmp)
+    if model_dir.exists():
+        model_dir.rename(old)
+    tmp.rename(model_dir)
+    shutil.rmtree(old, ignore_errors=True)

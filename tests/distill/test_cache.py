@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -139,3 +141,35 @@ def test_fast_top_k_equals_a_stable_sort_cut_at_k_even_with_many_ties() -> None:
         want_values, want_ids = torch.sort(logits, dim=-1, descending=True, stable=True)
         assert torch.equal(ids, want_ids[..., :k])
         assert torch.equal(values, want_values[..., :k])
+
+
+def rewrite_manifest(root: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    manifest = json.loads((root / "manifest.json").read_text())
+    edit(manifest)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m["files"].pop(1), "does not list tokens-00000.bin"),
+        (lambda m: m.pop("files"), r"is damaged \(KeyError: 'files'\)"),
+        (lambda m: m["files"][0].pop("name"), r"is damaged \(KeyError: 'name'\)"),
+        (lambda m: m.pop("n_windows"), r"is damaged \(KeyError: 'n_windows'\)"),
+    ],
+    ids=["an-unlisted-shard", "no-files-key", "an-entry-without-a-name", "no-window-count"],
+)
+def test_a_manifest_missing_entries_or_keys_is_refused(
+    tiny_run: TinyRun, tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    root = copy_cache(tiny_run, tmp_path)
+    rewrite_manifest(root, edit)
+    with pytest.raises(CacheMismatchError, match=message):
+        cache.open_cache(root)
+
+
+def test_every_file_the_manifest_must_list_is_expected(tiny_run: TinyRun) -> None:
+    manifest = json.loads((tiny_run.cache / "teacher_logits" / "manifest.json").read_text())
+    assert cache.expected_files(manifest) == {f["name"] for f in manifest["files"]}
+    assert "ids-00000.bin" in cache.expected_files(manifest)
+    assert "ids-00000.bin" not in cache.expected_files({**manifest, "top_k": 0})

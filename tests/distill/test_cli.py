@@ -3,6 +3,7 @@ one `error: ...` line with exit 1 (never a traceback), leaving what is on disk i
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -183,3 +184,99 @@ def test_run_chains_every_stage_on_the_embedded_corpus(tmp_path: Path) -> None:
     assert (tmp_path / "distill" / "student" / "model.safetensors").is_file()
     assert (tmp_path / "cache" / "teacher_logits" / "manifest.json").is_file()
     assert metadata["drift_gate"]["passed"] is True
+
+
+def test_precompute_into_an_existing_file_is_refused_untouched(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "c"
+    out.write_text("keep me", encoding="utf-8")
+    result = invoke(
+        "precompute", "--teacher", tiny_run.teacher, "--out", out, "--data", tiny_run.data_file,
+        "--seq-len", SEQ_LEN, "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert_refused(result, f"--out {out} exists and is not a directory")
+    assert out.read_text(encoding="utf-8") == "keep me"
+
+
+def test_run_into_an_existing_file_is_refused_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    out.write_text("keep me", encoding="utf-8")
+    assert_refused(invoke("run", "--out", out, "--quiet"), "exists and is not a directory")
+    assert out.read_text(encoding="utf-8") == "keep me"
+
+
+def test_train_from_a_manifest_that_drops_a_shard_is_refused(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    shutil.copytree(tiny_run.cache, tmp_path / "c")
+    manifest_path = tmp_path / "c" / "teacher_logits" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"] = [f for f in manifest["files"] if f["name"] != "tokens-00000.bin"]
+    manifest_path.write_text(json.dumps(manifest))
+    result = invoke("train", "--cache", tmp_path / "c", "--out", tmp_path / "s", *FAST)
+    assert_refused(result, "does not list tokens-00000.bin")
+    assert not (tmp_path / "s").exists()
+
+
+def test_pretrain_with_a_vocabulary_smaller_than_a_byte_is_refused(tmp_path: Path) -> None:
+    from tests.distill.conftest import write_size
+
+    size = write_size(tmp_path / "v100.json", vocab_size=100)
+    result = invoke("pretrain", "--out", tmp_path / "t", "--model-size", size, *FAST)
+    assert_refused(result, "model vocab_size 100 is too small: pretrain reads bytes")
+    assert not (tmp_path / "t").exists()
+
+
+def test_resume_without_the_initial_weights_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    assert invoke(*train_args(tiny_run, out)).exit_code == 0
+    (out / "initial_model.pt").unlink()
+    student = (out / "student" / "model.safetensors").read_bytes()
+    result = invoke(*train_args(tiny_run, out, "--resume"))
+    assert_refused(result, "cannot resume: initial_model.pt")
+    assert (out / "student" / "model.safetensors").read_bytes() == student
+
+
+def test_an_os_error_is_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distill import stages
+
+    def full_disk(**kw: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+
+    monkeypatch.setattr(stages, "generate", full_disk)
+    result = invoke("generate", "--model", tmp_path, "--device", "cpu")
+    assert_refused(result, f"No space left on device: {tmp_path / 'x'}")
+
+
+def test_a_model_that_fails_the_drift_gate_is_not_published(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    result = invoke(*train_args(tiny_run, out, "--lr", "1e-6"))
+    assert_refused(result, "drift gate failed")
+    assert f"the rejected weights are only in {out / 'checkpoint.pt'}" in result.stderr
+    assert not (out / "student").exists()
+    assert_refused(invoke("generate", "--model", out), "no model in")
+    assert json.loads((out / "metadata.json").read_text())["drift_gate"]["passed"] is False
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["pretrain", "--out", "t"],
+        ["train", "--cache", "c", "--out", "s"],
+        ["generate", "--model", "m"],
+        ["run", "--out", "r"],
+    ],
+    ids=["pretrain", "train", "generate", "run"],
+)
+def test_a_negative_seed_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    paths = [str(tmp_path / a) if len(a) == 1 else a for a in command]
+    result = invoke(*paths, "--seed", "-1", "--device", "cpu")
+    assert result.exit_code == 2
+    assert "-1 is not in the range x>=0" in result.stderr
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []

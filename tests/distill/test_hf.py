@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from distill.cli import main
 from tests.distill.conftest import TinyRun
@@ -28,30 +28,23 @@ def tiny_gpt2(path: Path, vocab_size: int) -> Path:
     return path
 
 
+def precompute(
+    runner: CliRunner, teacher: Path, out: Path, run: TinyRun, *, max_windows: int
+) -> Result:
+    """`distill precompute` of `teacher` over the tiny run's corpus into `out`."""
+    args = [
+        *("precompute", "--teacher", teacher, "--out", out, "--data", run.data_file),
+        *("--seq-len", 32, "--max-windows", max_windows, "--device", "cpu", "--quiet"),
+    ]
+    return runner.invoke(main, [str(a) for a in args])
+
+
 def test_a_local_hf_teacher_fills_a_cache_a_builtin_student_learns_from(
     tiny_run: TinyRun, tmp_path: Path
 ) -> None:
     teacher = tiny_gpt2(tmp_path / "hf", 256)
     runner = CliRunner()
-    cache = runner.invoke(
-        main,
-        [
-            "precompute",
-            "--teacher",
-            str(teacher),
-            "--out",
-            str(tmp_path / "c"),
-            "--data",
-            str(tiny_run.data_file),
-            "--seq-len",
-            "32",
-            "--max-windows",
-            "16",
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
-    )
+    cache = precompute(runner, teacher, tmp_path / "c", tiny_run, max_windows=16)
     assert cache.exit_code == 0, cache.output
     student = runner.invoke(
         main,
@@ -86,25 +79,7 @@ def test_a_teacher_with_another_vocabulary_is_refused_before_training(
 ) -> None:
     teacher = tiny_gpt2(tmp_path / "hf300", 300)
     runner = CliRunner()
-    cache = runner.invoke(
-        main,
-        [
-            "precompute",
-            "--teacher",
-            str(teacher),
-            "--out",
-            str(tmp_path / "c"),
-            "--data",
-            str(tiny_run.data_file),
-            "--seq-len",
-            "32",
-            "--max-windows",
-            "4",
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
-    )
+    cache = precompute(runner, teacher, tmp_path / "c", tiny_run, max_windows=4)
     assert cache.exit_code == 0, cache.output
     result = runner.invoke(
         main,

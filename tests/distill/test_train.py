@@ -14,6 +14,7 @@ from distill import loss as kd
 from distill import stages
 from distill import train as train_mod
 from distill.errors import CheckpointMismatchError, TrainingError
+from distill.optim import lr_factor
 from tests.distill.conftest import TinyRun, micro_train
 
 FIELDS = {
@@ -138,11 +139,64 @@ def test_a_student_that_never_steps_fails_the_drift_gate(
         distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
     gate = json.loads((tmp_path / "s" / "metadata.json").read_text())["drift_gate"]
     assert gate["passed"] is False
+    assert not (tmp_path / "s" / "student").exists()
+
+
+def test_a_failed_drift_gate_on_resume_keeps_the_published_model(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
+    (first.model_dir / "published.txt").write_text("the model users already read")
+    before = (first.model_dir / "model.safetensors").read_bytes()
+    monkeypatch.setattr(train_mod, "relative_change", lambda model, initial: 0.0)
+    with pytest.raises(TrainingError, match=r"was not written \(the rejected weights are only in"):
+        distil(tiny_run, tmp_path / "s", resume=True, epochs=1, steps_per_epoch=2)
+    assert (first.model_dir / "model.safetensors").read_bytes() == before
+    assert (first.model_dir / "published.txt").is_file()  # the directory was not replaced
+
+
+def test_publishing_replaces_the_old_model_and_leaves_no_side_directory(tmp_path: Path) -> None:
+    from distill.model import GPT, GPTConfig
+
+    target = tmp_path / "student"
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        train_mod.publish_model(GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16)), target)
+        torch.manual_seed(seed)
+        expected = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16)).state_dict()
+        got = weights(target)
+        assert all(torch.equal(got[k], expected[k]) for k in got)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student"]
+
+
+def test_the_initial_weights_are_written_atomically(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = torch.save
+
+    def crash_midway(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        Path(f).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == []
+
+
+def test_resume_with_unreadable_initial_weights_is_refused(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
+    (tmp_path / "s" / "initial_model.pt").write_bytes(b"not a pickle")
+    with pytest.raises(CheckpointMismatchError, match=r"cannot read .*initial_model.pt"):
+        distil(tiny_run, tmp_path / "s", resume=True, epochs=1, steps_per_epoch=2)
 
 
 def test_learning_rate_warms_up_then_decays_to_the_floor() -> None:
     cfg = micro_train(warmup_steps=4, min_lr_ratio=0.1)
-    factors = [train_mod.lr_factor(s, cfg, 20) for s in range(21)]
+    factors = [lr_factor(s, cfg, 20) for s in range(21)]
     assert factors[:4] == sorted(factors[:4])
     assert max(factors) == pytest.approx(1.0)
     assert factors[-1] == pytest.approx(0.1)
