@@ -4,6 +4,7 @@ DistillError subclasses (and, as a backstop, OS errors) become one-line errors w
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -256,7 +257,7 @@ def precompute(
         device=device,
         quiet=quiet,
     )
-    click.echo(f"cache: {path}")
+    _say(f"cache: {path}")
 
 
 @main.command("train")
@@ -406,12 +407,18 @@ def run(out: Path, seed: int, device: str, quiet: bool, **sizes: Any) -> None:
     pipeline.run_all(out_dir=out, seed=seed, device=device, quiet=quiet, echo=click.echo, plan=plan)
 
 
+def _say(text: str) -> None:
+    """A result line, printed once: under torchrun only rank 0 speaks (errors: every rank)."""
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(text)
+
+
 def _report(model_dir: Path, metadata: dict[str, Any]) -> None:
     last = metadata["epochs"][-1]
-    click.echo(f"model: {model_dir}")
-    click.echo(
+    _say(f"model: {model_dir}")
+    _say(
         f"val_loss: {last['val_loss']:.4f}  train_loss: {last['train_loss']:.4f}  "
         f"tokens/s: {last['tokens_per_second']:,.0f}"
     )
     gate = metadata["drift_gate"]
-    click.echo(f"drift gate: changed {gate['relative_change']:.1%} (> {gate['tolerance']:.0%})")
+    _say(f"drift gate: changed {gate['relative_change']:.1%} (> {gate['tolerance']:.0%})")

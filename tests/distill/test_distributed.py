@@ -47,6 +47,7 @@ def test_two_processes_train_like_one_on_the_same_global_batch(
     assert one.exit_code == 0, one.output
     two = torchrun([*common, "--out", str(tmp_path / "two")], cwd=tmp_path)
     assert two.returncode == 0, two.stderr[-2000:]
+    assert two.stdout.count("model: ") == 1  # rank 0 speaks for the run, once
     meta = [json.loads((tmp_path / d / "metadata.json").read_text()) for d in ("one", "two")]
     assert [r["processes"] for r in meta[1]["epochs"]] == [2, 2]
     for a, b in zip(meta[0]["epochs"], meta[1]["epochs"], strict=True):
