@@ -39,6 +39,13 @@ def precompute(
     return runner.invoke(main, [str(a) for a in args])
 
 
+def train(runner: CliRunner, cache: Path, out: Path, run: TinyRun, *extra: str) -> Result:
+    """`distill train` of the tiny run's student size from `cache` into `out`."""
+    args = ["train", "--cache", str(cache), "--out", str(out)]
+    args += ["--student-size", str(run.size_file), *extra, "--device", "cpu", "--quiet"]
+    return runner.invoke(main, args)
+
+
 def test_a_local_hf_teacher_fills_a_cache_a_builtin_student_learns_from(
     tiny_run: TinyRun, tmp_path: Path
 ) -> None:
@@ -46,31 +53,8 @@ def test_a_local_hf_teacher_fills_a_cache_a_builtin_student_learns_from(
     runner = CliRunner()
     cache = precompute(runner, teacher, tmp_path / "c", tiny_run, max_windows=16)
     assert cache.exit_code == 0, cache.output
-    student = runner.invoke(
-        main,
-        [
-            "train",
-            "--cache",
-            str(tmp_path / "c"),
-            "--out",
-            str(tmp_path / "s"),
-            "--student-size",
-            str(tiny_run.size_file),
-            "--epochs",
-            "1",
-            "--steps-per-epoch",
-            "4",
-            "--batch-size",
-            "4",
-            "--warmup-steps",
-            "1",
-            "--lr",
-            "0.01",
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
-    )
+    fast = ["--epochs", "1", "--steps-per-epoch", "4", "--batch-size", "4", "--warmup-steps", "1"]
+    student = train(runner, tmp_path / "c", tmp_path / "s", tiny_run, *fast, "--lr", "0.01")
     assert student.exit_code == 0, student.output
 
 
@@ -81,21 +65,7 @@ def test_a_teacher_with_another_vocabulary_is_refused_before_training(
     runner = CliRunner()
     cache = precompute(runner, teacher, tmp_path / "c", tiny_run, max_windows=4)
     assert cache.exit_code == 0, cache.output
-    result = runner.invoke(
-        main,
-        [
-            "train",
-            "--cache",
-            str(tmp_path / "c"),
-            "--out",
-            str(tmp_path / "s"),
-            "--student-size",
-            str(tiny_run.size_file),
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
-    )
+    result = train(runner, tmp_path / "c", tmp_path / "s", tiny_run)
     assert result.exit_code == 1
     assert "error: vocabulary mismatch: the teacher cache has 300 ids, the student 256" in (
         result.stderr
