@@ -222,11 +222,8 @@ def undeclared(
 
 
 def contract_files(paths: Iterable[Path]) -> list[Path]:
-    """Contract files under `paths` (files as given, folders searched for *.yaml / *.yml)."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
-        elif path.is_file():
-            out.append(path)
-    return out
+    """Contract files under `paths`, found as `pv validate` finds them; absent paths are
+    `pv validate`'s to report."""
+    from pv.validate import discover
+
+    return discover(paths)[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pv.bind import contract_files
 from pv.claims import contracts_vs_reality, contracts_vs_tests
 from pv.clispec import AppImportError, CommandSpec, ParamSpec, introspect, load_app
 from pv.config import PvConfig
@@ -109,19 +110,11 @@ def _live_commands(
 
 def _contracts(config: PvConfig) -> tuple[Document, ...]:
     docs = []
-    for folder in config.contracts:
-        files = (
-            [folder]
-            if folder.is_file()
-            else sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml"))
-            if folder.is_dir()
-            else []
-        )
-        for path in files:
-            doc = load_file(path, display=_rel(path, config.root))
-            # Broken files are `pv validate`'s to report; binding registries declare no ids.
-            if doc.data is not None and "bindings" not in doc.data:
-                docs.append(doc)
+    for path in contract_files(config.contracts):
+        doc = load_file(path, display=_rel(path, config.root))
+        # Broken files are `pv validate`'s to report; binding registries declare no ids.
+        if doc.data is not None and "bindings" not in doc.data:
+            docs.append(doc)
     return tuple(docs)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pv.bind import STATES, CheckResult, contract_files
 from pv.findings import Finding
+from pv.git import git
 from pv.mutants import ENV_VAR, MutantResult, judge
 
 if TYPE_CHECKING:
@@ -145,13 +146,8 @@ def _version(package: str) -> str | None:
 
 
 def _git_commit(root: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    head = git(root, "rev-parse", "HEAD")
+    return head.strip() or None if head is not None else None
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from pv.config import PvConfig
 from pv.diff import LEVELS, diff
 from pv.findings import Finding, count, sort_findings
+from pv.git import git
 from pv.load import load_bytes, load_file
 
 
@@ -119,10 +119,10 @@ def report_step(config: PvConfig, path: Path) -> Step:
 
 def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
     """Diff every contract that changed since `base` and check its version bump."""
-    if _git(config.root, "rev-parse", "--git-dir") is None:
+    if git(config.root, "rev-parse", "--git-dir") is None:
         return Step(name="semver", ok=True, detail="not a git checkout: skipped"), []
     # --relative: paths relative to the project folder, which may sit below the repository top
-    changed = _git(
+    changed = git(
         config.root,
         "diff",
         "--name-only",
@@ -156,7 +156,7 @@ def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
 def check_bump(root: Path, base: str, rel: str) -> list[Finding]:
     """GATE-001: the bump is smaller than the change needs; GATE-002: edits, no bump."""
     # "./" resolves `rel` against `root`, not the repository top (a project in a subfolder)
-    old_text = _git(root, "show", f"{base}:./{rel}")
+    old_text = git(root, "show", f"{base}:./{rel}")
     if not (root / rel).is_file():
         message = f"contract deleted since {base}"
         return [
@@ -194,14 +194,6 @@ def check_bump(root: Path, base: str, rel: str) -> list[Finding]:
         message = f"edited since {base} but the version is still {result.new_version}"
         return [new.finding("GATE-002", "warning", where, message)]
     return []
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    except OSError:
-        return None
-    return done.stdout if done.returncode == 0 else None
 
 
 def markdown(result: GateResult) -> str:
