@@ -87,6 +87,7 @@ def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
     print each id's state; exit 1 unless every id passed (and, with --mutants, every mutant
     was killed), 2 when there is nothing to check."""
     from pv import falsify as falsify_mod
+    from pv import idreport
 
     result = falsify_mod.run([Path(c) for c in contracts], mutants=mutants, root=Path.cwd())
     code = result.exit_code
@@ -95,7 +96,7 @@ def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
     else:
         if result.shows_failures:
             click.echo(falsify_mod.check_output(result.output).rstrip())
-        for line in falsify_mod.render_text(result.report):
+        for line in idreport.render_text(result.report):
             click.echo(line)
         if result.mutants_run and result.error is None:
             for line in falsify_mod.render_mutants(result.mutants):

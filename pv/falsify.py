@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pv.bind import STATES, CheckResult, contract_files
+from pv.bind import contract_files
 from pv.findings import Finding
-from pv.git import git
 from pv.mutants import ENV_VAR, MutantResult, judge
-
-if TYPE_CHECKING:
-    from pv.plugin import PvSession
-
-REPORT_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,127 +60,6 @@ class FalsifyReport:
         data["claims"] = [f.to_dict() for f in self.claims]
         data["exit_code"] = self.exit_code
         return data
-
-
-# --- the report (also written by the plugin for --pv-report) -----------------------------
-
-
-def build_report(session: PvSession, root: Path) -> dict[str, Any]:
-    """The JSON report: every id with its state, checks, durations, and the environment."""
-    results = session.results()
-    ids = [
-        {
-            "id": s.declared.id,
-            "contract": s.declared.contract,
-            "state": s.state,
-            "nodeids": list(s.nodeids),
-            "durations": list(s.durations),
-            "prediction": s.declared.prediction,
-            "if_fails": s.declared.if_fails,
-            "refs": [{"kind": r.kind, "source": r.source, "text": r.text} for r in s.declared.refs],
-        }
-        for s in session.states
-    ]
-    undeclared = session.undeclared()
-    bound = {n for s in session.states for n in s.nodeids}
-    summary = {state: sum(1 for i in ids if i["state"] == state) for state in STATES}
-    clean = not undeclared and not session.load_errors
-    verdict = (
-        "empty" if not ids else ("passed" if clean and summary["passed"] == len(ids) else "failed")
-    )
-    return {
-        "version": REPORT_VERSION,
-        "verdict": verdict,
-        "summary": summary,
-        "ids": ids,
-        "undeclared": undeclared,
-        "load_errors": list(session.load_errors),
-        "checks": [
-            _check_dict(r)
-            for r in results
-            if r.ids or r.mutants or r.mutant_error or r.nodeid in bound
-        ],
-        "environment": environment(root),
-    }
-
-
-def _check_dict(result: CheckResult) -> dict[str, Any]:
-    return {
-        "nodeid": result.nodeid,
-        "outcome": result.outcome,
-        "ids": list(result.ids),
-        "duration": result.duration,
-        "mutants": list(result.mutants),
-        "mutant_applied": result.mutant_applied,
-        "mutant_error": result.mutant_error,
-        "properties": dict(result.properties),
-    }
-
-
-def environment(root: Path) -> dict[str, str | None]:
-    """Where the checks ran. torch's version comes from package metadata: never import it."""
-    return {
-        "git_commit": _git_commit(root),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "torch": _version("torch"),
-        "pytest": _version("pytest"),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-    }
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _git_commit(root: Path) -> str | None:
-    head = git(root, "rev-parse", "HEAD")
-    return head.strip() or None if head is not None else None
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write atomically: a reader never sees half a report, a crash never truncates one."""
-    from pv import atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def render_text(report: Mapping[str, Any]) -> list[str]:
-    """The id table: per contract, each id with its state and the checks behind it."""
-    lines: list[str] = []
-    contract = None
-    for entry in report.get("ids", []):
-        if entry["contract"] != contract:
-            contract = entry["contract"]
-            lines.append(str(contract))
-        lines.append(f"  {entry['state']:<8} {entry['id']}  {_where(entry)}".rstrip())
-    for ident, nodeids in report.get("undeclared", {}).items():
-        lines.append(f"  UNDECLARED {ident} (no loaded contract declares it): {', '.join(nodeids)}")
-    lines.extend(f"  NOT LOADED {err}" for err in report.get("load_errors", []))
-    counts = report.get("summary", {})
-    total = len(report.get("ids", []))
-    parts = [f"{counts[s]} {s}" for s in STATES if counts.get(s)]
-    lines.append(f"{total} id(s): {', '.join(parts) if parts else 'nothing to check'}")
-    return lines
-
-
-def _where(entry: Mapping[str, Any]) -> str:
-    if entry["nodeids"]:
-        total = sum(entry["durations"])
-        more = f" (+{len(entry['nodeids']) - 1} more)" if len(entry["nodeids"]) > 1 else ""
-        return f"{entry['nodeids'][0]}{more} {total:.2f}s"
-    if entry["state"] == "unbound":
-        named = [r["text"] for r in entry["refs"] if r["kind"] != "prose"]
-        if named:
-            return f"(no check: {named[0]} was not collected)"
-        prose = [r for r in entry["refs"] if r["kind"] == "prose"]
-        return "(no check; the test: text is prose)" if prose else "(no check)"
-    return ""
 
 
 def check_output(output: str) -> str:

@@ -14,10 +14,12 @@ if TYPE_CHECKING:
     # starts, and a run without pv markers never needs it.
     from pv.bind import CheckResult, DeclaredId, IdState, Outcome
 
+# The keys a check's report carries its ids and mutant state under (pv.mutants writes two).
 IDS_PROPERTY = "pv_falsifies"
 MUTANTS_PROPERTY = "pv_mutants"
 APPLIED_PROPERTY = "pv_mutant_applied"
 MUTANT_ERROR_PROPERTY = "pv_mutant_error"
+
 _PLUGIN_NAME = "pv-session"
 
 
@@ -217,11 +219,23 @@ class PvSession:
 
         self.states = resolve(self.declared, self.results(), self.collected)
         if self.report_path is not None:
-            from pv.falsify import build_report, write_json
+            from pv import idreport
 
-            write_json(self.report_path, build_report(self, self.config.rootpath))
+            idreport.write_json(self.report_path, self.report())
         if self.strict and session.exitstatus == 0 and self.strict_failures():
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def report(self) -> dict[str, Any]:
+        """This session's id report (pv.idreport), as --pv-report writes it."""
+        from pv import idreport
+
+        return idreport.build(
+            states=self.states,
+            results=self.results(),
+            undeclared=self.undeclared(),
+            load_errors=self.load_errors,
+            root=self.config.rootpath,
+        )
 
     def undeclared(self) -> dict[str, list[str]]:
         from pv.bind import undeclared
@@ -240,10 +254,10 @@ class PvSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.active or hasattr(self.config, "workerinput"):
             return
-        from pv.falsify import build_report, render_text
+        from pv.idreport import render_text
 
         terminalreporter.write_sep("=", "pv falsification ids")
-        for line in render_text(build_report(self, self.config.rootpath)):
+        for line in render_text(self.report()):
             terminalreporter.write_line(line)
         if self.strict:
             reasons = self.strict_failures()

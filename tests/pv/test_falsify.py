@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pv.cli import main
-from pv.falsify import FalsifyReport, render_text, write_json
+from pv.falsify import FalsifyReport
+from pv.idreport import render_text, write_json
 from pv.mutants import MutantResult
 
 CONTRACT = """\
