@@ -54,6 +54,7 @@ class DeclaredId:
     if_fails: str
     refs: tuple[CheckRef, ...]
     kind: IdKind = "falsification"
+    rule: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +113,7 @@ def declared_ids(contract: str, document: Mapping[str, object]) -> list[Declared
                 prediction=_text(entry.get("prediction")),
                 if_fails=_text(entry.get("if_fails")),
                 refs=_refs(entry),
+                rule=_text(entry.get("rule")),
             )
         )
     return out
@@ -136,6 +138,7 @@ def declared_harnesses(contract: str, document: Mapping[str, object]) -> list[De
                 if_fails=f"{harness} finds a counterexample to {_text(entry.get('obligation'))}",
                 refs=(),
                 kind="harness",
+                rule=f"bounded check of {harness}",
             )
         )
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from pv import __version__
+from pv import __version__, project_commands
 from pv.commands import COMMANDS, FINDINGS_FORMATS, format_option
 
 
@@ -111,6 +111,7 @@ def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
 
 
 # --- drift / gate / status / audit / coverage / graph / diff / equations -----------------
-# Defined in pv/commands.py (light to import: each command imports its module when run).
-for _command in COMMANDS:
+# Defined in pv/commands.py and pv/project_commands.py (light to import: each command imports
+# its module when run).
+for _command in (*COMMANDS, *project_commands.COMMANDS):
     main.add_command(_command)

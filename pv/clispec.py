@@ -1,4 +1,6 @@
-"""Live introspection of click apps: the first of the three drift surfaces.
+"""Live introspection of click apps (typer apps are click underneath): the first of the
+three drift surfaces, and the command specs every kind of CLI is read into (pv.argspec reads
+argparse parsers into the same specs; pv.apps loads an app of any kind).
 
 Policy: every command and subcommand is listed, hidden ones included (marked hidden). The
 automatic `--help` option is left out (click adds it to every command, it is not a choice
@@ -9,11 +11,8 @@ not a command of its own.
 
 from __future__ import annotations
 
-import importlib
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
@@ -53,50 +52,34 @@ class CommandSpec:
         return {p.name: p for p in self.params}
 
 
-class AppImportError(RuntimeError):
-    """The configured `module:attribute` cannot be imported or is not a click command."""
-
-
-def load_app(target: str, root: Path | None = None) -> click.Command:
-    """Import `module:attribute` and return the click command it names. `root` (the project
-    folder) is searched first, as pytest does, so an app need not be installed."""
-    module_name, _, attr = target.partition(":")
-    if root is not None:
-        sys.path.insert(0, str(root))
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:  # any import-time failure is the app's, reported as a finding
-        raise AppImportError(f"cannot import {target}: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if root is not None:
-            sys.path.remove(str(root))
-    if not isinstance(obj, click.Command):
-        raise AppImportError(f"{target} is a {type(obj).__name__}, not a click command")
-    return obj
-
-
 def introspect(name: str, app: click.Command) -> tuple[CommandSpec, ...]:
     """Every command of `app` (called `name` on the command line), parents before children."""
-    return tuple(_walk(name, app, click.Context(app, info_name=name), ()))
+    return tuple(walk(name, app, click.Context(app, info_name=name), (), param_spec))
 
 
-def _walk(
-    path: str, cmd: click.Command, ctx: click.Context, aliases: tuple[str, ...]
+def walk(
+    path: str,
+    cmd: Any,
+    ctx: Any,
+    aliases: tuple[str, ...],
+    to_param: Callable[[Any], ParamSpec | None],
 ) -> Iterator[CommandSpec]:
+    """Walk a click-shaped command tree (click's, or typer's own click-like classes): a
+    group lists and gets its children through a context; `to_param` reads one parameter
+    (None leaves it out)."""
+    is_group = callable(getattr(cmd, "list_commands", None))
     yield CommandSpec(
         path=path,
-        description=_first_line(cmd.help or cmd.short_help or ""),
-        is_group=isinstance(cmd, click.Group),
+        description=first_line(cmd.help or cmd.short_help or ""),
+        is_group=is_group,
         hidden=bool(cmd.hidden),
         aliases=aliases,
-        params=tuple(param_spec(p) for p in cmd.params),
+        params=tuple(p for p in map(to_param, cmd.params) if p is not None),
     )
-    if not isinstance(cmd, click.Group):
+    if not is_group:
         return
     names: dict[int, list[str]] = {}
-    children: dict[int, click.Command] = {}
+    children: dict[int, Any] = {}
     for key in cmd.list_commands(ctx):
         child = cmd.get_command(ctx, key)
         if child is not None:
@@ -106,8 +89,8 @@ def _walk(
         child = children[ident]
         canonical = child.name if child.name in keys else sorted(keys)[0]
         others = tuple(sorted(k for k in keys if k != canonical))
-        sub = click.Context(child, info_name=canonical, parent=ctx)
-        yield from _walk(f"{path} {canonical}", child, sub, others)
+        sub = type(ctx)(child, info_name=canonical, parent=ctx)
+        yield from walk(f"{path} {canonical}", child, sub, others, to_param)
 
 
 def param_spec(param: click.Parameter) -> ParamSpec:
@@ -125,7 +108,7 @@ def param_spec(param: click.Parameter) -> ParamSpec:
         multiple=bool(info.get("multiple")) or (not is_option and param.nargs == -1),
         hidden=bool(info.get("hidden", False)),
         flags=tuple(sorted(param.opts + param.secondary_opts)) if is_option else (),
-        description=_first_line(str(info.get("help") or "")),
+        description=first_line(str(info.get("help") or "")),
     )
 
 
@@ -174,7 +157,7 @@ def _scalar(value: object) -> JsonScalar:
     return str(value)
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     """The first paragraph of a help text, on one line (click wraps docstrings freely)."""
     paragraph = text.strip().split("\n\n")[0]
     return " ".join(paragraph.replace("\b", " ").split()).rstrip(".")

@@ -146,28 +146,17 @@ def drift(fmt: str, write_registry: bool, pyproject: Path | None) -> None:
 
 
 def _write_registry(config: PvConfig) -> None:
-    from pv import atomic, registry
-    from pv.clispec import AppImportError, introspect, load_app
-    from pv.load import load_file
+    from pv.apps import AppImportError
+    from pv.config import project_name
+    from pv.registry import write_registry
 
-    if not config.registry.is_file():
-        _fail("drift", f"{config.registry} does not exist: write its metadata first", 2)
+    existed = config.registry.is_file()
     try:
-        specs = tuple(
-            s
-            for name, target in config.apps
-            for s in introspect(name, load_app(target, config.root))
-        )
+        written, fresh = write_registry(config, project_name(config.root))
     except AppImportError as exc:
         _fail("drift", str(exc), 1)
-    doc = load_file(config.registry)
-    entries, _ = registry.read_registry(doc) if doc.data is not None else ((), [])
-    keep = {e.spec.path: e for e in entries}
-    text = config.registry.read_text(encoding="utf-8")
-    new = registry.replace_section(text, registry.render_section(specs, keep))
-    atomic.write_text(config.registry, new)
-    fresh = [s.path for s in specs if s.path not in keep]
-    click.echo(f"wrote {len(specs)} commands to {config.registry}", err=True)
+    verb = "wrote" if existed else "created"
+    click.echo(f"{verb} {config.registry} with {written} commands", err=True)
     if fresh:
         click.echo("review writes_files for: " + ", ".join(fresh), err=True)
 

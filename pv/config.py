@@ -67,6 +67,16 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> PvC
     )
 
 
+def project_name(root: Path) -> str:
+    """`[project].name` of root's pyproject.toml, else the folder's name."""
+    path = root / "pyproject.toml"
+    try:
+        name = _read_toml(path).get("project", {}).get("name") if path.is_file() else None
+    except ConfigError:
+        name = None
+    return name if isinstance(name, str) and name else root.resolve().name
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))

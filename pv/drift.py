@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pv.apps import AppImportError, app_specs
 from pv.bind import contract_files
 from pv.claims import contracts_vs_reality, contracts_vs_tests
-from pv.clispec import AppImportError, CommandSpec, ParamSpec, introspect, load_app
+from pv.clispec import CommandSpec, ParamSpec
 from pv.config import PvConfig
 from pv.findings import Finding, sort_findings
 from pv.load import Document, load_file
@@ -33,7 +34,7 @@ RULES: dict[str, str] = {
     "DRIFT-031": "algorithm_evidence.status claims a passing check the results contradict",
     "DRIFT-032": "algorithm_evidence.status is a word pv does not know",
     "DRIFT-040": "a surface yields nothing (no apps, commands, tests or contracts)",
-    "DRIFT-041": "a configured click app cannot be imported",
+    "DRIFT-041": "a configured app cannot be imported or is not a CLI pv can read",
     "DRIFT-050": "malformed registry entry",
     "DRIFT-051": "test file does not parse",
 }
@@ -101,7 +102,7 @@ def _live_commands(
     failed: set[str] = set()
     for name, target in config.apps:
         try:
-            specs.extend(introspect(name, load_app(target, config.root)))
+            specs.extend(app_specs(name, target, config.root))
         except AppImportError as exc:
             failed.add(name)
             findings.append(anchor.finding("DRIFT-041", f"app '{name}': {exc}"))
@@ -128,7 +129,7 @@ def _empty_sides(
 ) -> list[Finding]:
     empty = []
     if not config.apps:
-        empty.append("no click apps configured in [tool.pv].apps")
+        empty.append("no CLI apps configured in [tool.pv].apps")
     if config.apps and not cli and not entries:
         empty.append("no commands found in any configured app")
     if not entries and config.registry.is_file():

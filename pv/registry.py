@@ -5,13 +5,16 @@ live introspection yields, and rewrites that section (only it) from the live CLI
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from pv.clispec import CommandSpec, ParamSpec
 from pv.findings import Finding
 from pv.load import Document
+
+if TYPE_CHECKING:
+    from pv.config import PvConfig
 
 SECTION = "commands"
 PARAM_KEYS = {"type", "default", "required", "multiple", "hidden", "flags", "kind", "description"}
@@ -153,3 +156,40 @@ def replace_section(text: str, section: str) -> str:
 
 def _top_level_key(line: str) -> bool:
     return bool(line) and not line[0].isspace() and not line.startswith(("#", "-")) and ":" in line
+
+
+def header(project: str, apps: tuple[str, ...]) -> str:
+    """The comment and metadata a new registry starts with; pv validate accepts it as is."""
+    names = ", ".join(f"`{a}`" for a in apps) or "the project's CLIs"
+    return (
+        f"# The command registry of {project}: one of the three surfaces `pv drift` compares\n"
+        "# (the live CLIs, this file, the tests). Regenerate `commands:` with\n"
+        "# `pv drift --write-registry` and review the diff; `writes_files` is yours to set.\n"
+        "\n"
+        "metadata:\n"
+        '  version: "1.0.0"\n'
+        f"  description: Every command of {names} with its options, read from the live CLIs.\n"
+        "  kind: registry\n"
+    )
+
+
+def write_registry(config: PvConfig, project: str) -> tuple[int, list[str]]:
+    """Rewrite the registry's `commands:` section from the live CLIs, creating the file (with
+    `header`) when it does not exist. Returns (commands written, commands that are new).
+    Raises pv.apps.AppImportError when an app cannot be read."""
+    from pv import atomic
+    from pv.apps import app_specs
+    from pv.load import load_file
+
+    specs = tuple(s for name, target in config.apps for s in app_specs(name, target, config.root))
+    keep: dict[str, RegistryEntry] = {}
+    if config.registry.is_file():
+        doc = load_file(config.registry)
+        entries = read_registry(doc)[0] if doc.data is not None else ()
+        keep = {e.spec.path: e for e in entries}
+        text = config.registry.read_text(encoding="utf-8")
+    else:
+        config.registry.parent.mkdir(parents=True, exist_ok=True)
+        text = header(project, tuple(name for name, _ in config.apps))
+    atomic.write_text(config.registry, replace_section(text, render_section(specs, keep)))
+    return len(specs), [s.path for s in specs if s.path not in keep]

@@ -1,6 +1,8 @@
 """Static (ast) scan of test files, the third drift surface: which CLI commands tests run
-(`@pytest.mark.cli`, CliRunner, subprocess) and which falsification ids they check
-(`@pytest.mark.falsifies`). Nothing is imported or executed, so it is fast and torch-free."""
+(`@pytest.mark.cli`, click's or typer's CliRunner, subprocess, or an argv list handed to a
+function of the app's module such as `main([...])` or `build_parser().parse_args([...])`) and
+which falsification ids they check (`@pytest.mark.falsifies`). Nothing is imported or
+executed, so it is fast and torch-free."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ class Invocation:
     site: Site
     app: str
     words: tuple[str, ...]
-    via: str  # "marker", "clirunner" or "subprocess"
+    via: str  # "marker", "clirunner", "subprocess" or "argv"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,17 +234,37 @@ class _Visitor(ast.NodeVisitor):
             self._clirunner(node)
         elif func.rpartition(".")[2] in SUBPROCESS_CALLS and node.args:
             self._subprocess(node)
+        elif node.args:
+            self._argv_call(node)
         self.generic_visit(node)
+
+    def _origin(self, node: ast.expr) -> str | None:
+        """The dotted origin of a name or attribute, through the file's imports."""
+        target = _dotted(node)
+        if target is None:
+            return None
+        head, _, rest = target.partition(".")
+        return self.imports.get(head, head) + (f".{rest}" if rest else "")
+
+    def _argv_call(self, node: ast.Call) -> None:
+        """`main(["sub", ...])` with `main` from an app's module, or
+        `build_parser().parse_args([...])`: an argparse-style entry called with an argv."""
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+            func = func.value.func  # parser_factory().parse_args(argv)
+        origin = self._origin(func)
+        app = self.by_module.get(origin.rpartition(".")[0]) if origin else None
+        argv = self._argv(node.args[0]) if app is not None else []
+        if app is not None and argv and isinstance(argv[0], str):
+            self._add(node, app, _leading_words(argv), "argv")
 
     def _add(self, node: ast.expr, app: str, words: tuple[str, ...], via: str) -> None:
         self.invocations.append(Invocation(site=self._site(node), app=app, words=words, via=via))
 
     def _clirunner(self, node: ast.Call) -> None:
-        target = _dotted(node.args[0])
-        if target is None:
+        origin = self._origin(node.args[0])
+        if origin is None:
             return
-        head, _, rest = target.partition(".")
-        origin = self.imports.get(head, head) + (f".{rest}" if rest else "")
         app = self.by_target.get(origin)
         if app is not None:
             args = node.args[1] if len(node.args) > 1 else None

@@ -1,0 +1,115 @@
+"""The click commands that set a project up for pv and combine what its CI produced: init,
+scaffold and `report merge`. Light at import time, like pv/commands.py; pv/cli.py registers
+them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pv.commands import CONFIG, _fail, _load_or_fail
+
+
+@click.command()
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="NAME=MODULE:ATTR",
+    help="A CLI to register (repeatable); default: found from [project.scripts].",
+)
+def init(apps: tuple[str, ...]) -> None:
+    """Set this project up for pv: a [tool.pv] table in pyproject.toml, the command registry
+    from the live CLIs (click, typer or argparse), a first contract. Changes nothing that
+    exists; running it twice changes nothing."""
+    from pv.apps import AppImportError
+    from pv.config import ConfigError
+    from pv.onboard import init as run_init
+
+    given: dict[str, str] = {}
+    for item in apps:
+        name, sep, target = item.partition("=")
+        if not sep or not name or ":" not in target:
+            raise click.UsageError(f"--app {item!r}: expected NAME=MODULE:ATTRIBUTE")
+        given[name] = target
+    try:
+        steps = run_init(Path.cwd(), given or None)
+    except (ConfigError, AppImportError) as exc:
+        _fail("init", str(exc), 1)
+    width = max(len(s.action) for s in steps)
+    for step in steps:
+        click.echo(f"{step.action:<{width}}  {step.path}: {step.detail}")
+    if any(s.action != "kept" for s in steps):
+        click.echo("next: pv validate contracts/ && pv scaffold <contract> && pv drift")
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Test file to append the stubs to (default: tests/test_<contract>.py).",
+)
+@CONFIG
+@click.argument("contract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def scaffold(out: Path | None, pyproject: Path | None, contract: Path) -> None:
+    """Write a failing pytest stub, marked falsifies(ID), for every id of CONTRACT that no
+    check binds yet. Existing tests are never rewritten; stubs fail until written."""
+    from pv.bind import declared_checks
+    from pv.config import ConfigError, load_config
+    from pv.scaffold import default_target
+    from pv.scaffold import scaffold as write_stubs
+    from pv.testscan import scan
+
+    doc = _load_or_fail("scaffold", contract)
+    declared = declared_checks(str(contract), doc.data or {})
+    if not declared:
+        _fail("scaffold", f"{contract} declares no falsification id", 2)
+    try:
+        config = load_config(pyproject=pyproject) if pyproject else load_config()
+        root, tests = config.root, config.tests
+    except ConfigError:
+        root, tests = Path.cwd(), (Path.cwd() / "tests",)
+    target = out or default_target(tests[0], contract)
+    bound = {i for b in scan(root, (*tests, target), {}).bound for i in b.ids}
+    try:
+        result = write_stubs(declared, bound, target, contract.as_posix())
+    except (ValueError, OSError) as exc:
+        _fail("scaffold", str(exc), 1)
+    if result.written:
+        click.echo(f"wrote {len(result.written)} stub(s) to {target}: {', '.join(result.written)}")
+    else:
+        click.echo(f"every id of {contract} is bound to a check; nothing written")
+
+
+@click.group()
+def report() -> None:
+    """Combine and present --pv-report files."""
+
+
+@report.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def merge(out: Path, inputs: tuple[Path, ...]) -> None:
+    """Merge the --pv-report files of CI shards or a matrix into OUT: an id passed when it
+    passed in some run and failed in none, failed if it failed anywhere, not-run only if it
+    ran nowhere. OUT is accepted by `pv gate --falsify-report`; exit 1 unless it passes."""
+    from pv import idreport
+
+    try:
+        merged = idreport.merge([(str(p), idreport.read(p)) for p in inputs])
+        idreport.write_json(out, merged)
+    except idreport.ReportError as exc:
+        _fail("report merge", str(exc), 1)
+    except OSError as exc:
+        _fail("report merge", f"{out}: {exc.strerror or exc}", 1)
+    for line in idreport.render_text(merged):
+        click.echo(line)
+    click.echo(f"merged {len(inputs)} report(s) into {out}: {merged['verdict']}")
+    sys.exit(0 if merged["verdict"] == "passed" else 1)
+
+
+COMMANDS = (init, scaffold, report)
