@@ -36,6 +36,24 @@ def source_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by pv.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+
+
+def mark_cache_dir(root: Path) -> None:
+    """Keep the cache out of the user's commits and backups, as pytest, mypy and ruff do with
+    theirs: a `.gitignore` of `*` and a CACHEDIR.TAG. Written once, when missing."""
+    for name, text in (
+        (".gitignore", "# Created by pv automatically.\n*\n"),
+        ("CACHEDIR.TAG", CACHEDIR_TAG),
+    ):
+        if not (root / name).exists():
+            atomic.write_text(root / name, text)
+
+
 def default_dir() -> Path:
     """$PV_CACHE_DIR if set, else .pv-cache/ in the current directory."""
     return Path(os.environ.get(ENV_VAR) or DEFAULT_DIR)
@@ -104,6 +122,7 @@ class Cache:
             entries = dict(list(entries.items())[-MAX_ENTRIES:])
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            mark_cache_dir(self.root)
             # dumps, not dump: dump streams through the pure-Python encoder
             atomic.write_text(self.path, json.dumps(entries, separators=(",", ":")))
         except OSError:

@@ -185,7 +185,8 @@ metadata:
   description: >-
     The command-line contract of {name}: every registered command answers --help, and the
     registry ({registry}) matches the live CLI.
-  references: []
+  references:
+    - "the {name} command line as its --help documents it"
   depends_on: []
 
 equations:
@@ -208,6 +209,12 @@ falsification_tests:
     prediction: "running each registered command with --help exits 0 and prints its usage"
     test: "a pytest check marked falsifies(FALSIFY-{ident}-001)"
     if_fails: "a command is registered but broken, or the registry lists a removed command"
+
+qa_gate:
+  id: F-{ident}-001
+  name: "Every command answers --help"
+  checks:
+    - "help_exits_zero"
 """
 
 

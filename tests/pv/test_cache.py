@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,11 @@ def test_a_stored_result_comes_back_equal_from_a_fresh_instance(tmp_path: Path) 
     assert Cache(tmp_path, "salt").get(RAW, "x.yaml") is None
     _stored(tmp_path)
     assert Cache(tmp_path, "salt").get(RAW, "x.yaml") == _result()
-    assert [p.name for p in tmp_path.iterdir()] == [cache_mod.PACK]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".gitignore",
+        "CACHEDIR.TAG",
+        cache_mod.PACK,
+    ]
 
 
 def test_any_change_to_bytes_name_or_salt_misses(tmp_path: Path) -> None:
@@ -81,7 +86,11 @@ def test_a_failed_write_leaves_no_temp_file_and_keeps_the_old_pack(
     cache = Cache(tmp_path, "salt")
     cache.put(RAW, "y.yaml", _result("y.yaml"))
     cache.flush()
-    assert [p.name for p in tmp_path.iterdir()] == [cache_mod.PACK]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".gitignore",
+        "CACHEDIR.TAG",
+        cache_mod.PACK,
+    ]
     assert (tmp_path / cache_mod.PACK).read_bytes() == before
 
 
@@ -147,3 +156,23 @@ def test_the_source_digest_covers_modules_and_schemas_by_content(tmp_path: Path)
     schema.write_bytes(schema.read_bytes() + b" ")
     assert cache_mod.source_digest(tmp_path / "c") != base
     assert cache_mod.source_digest(_sources(tmp_path / "d", rules_suffix="#")) != base
+
+
+def test_the_cache_folder_keeps_itself_out_of_git_and_backups(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "c.yaml").write_text('metadata: {version: "1.0.0"}\n', encoding="utf-8")
+    cache = Cache.open(tmp_path / ".pv-cache")
+    validate_paths([tmp_path / "c.yaml"], cache=cache)
+    assert (
+        (tmp_path / ".pv-cache" / "CACHEDIR.TAG")
+        .read_text()
+        .startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    )
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status.splitlines() == ["?? c.yaml"]

@@ -418,3 +418,17 @@ def test_a_binding_written_as_prose_names_nothing_and_is_drift_030(project: Proj
     )
     f = only(project.findings())
     assert (f.rule, f.path) == ("DRIFT-030", "$.falsification_tests[0].binding")
+
+
+def test_write_registry_creates_a_missing_registry_that_validates(project: Project) -> None:
+    (project.root / "contracts/registry.yaml").unlink()
+    config = str(project.root / "pyproject.toml")
+    result = CliRunner().invoke(main, ["drift", "--config", config, "--write-registry"])
+    assert "created" in result.output
+    assert "3 commands" in result.output
+    text = (project.root / "contracts/registry.yaml").read_text(encoding="utf-8")
+    assert "kind: registry" in text
+    assert "  tiny greet:\n" in text
+    registry = str(project.root / "contracts/registry.yaml")
+    assert CliRunner().invoke(main, ["validate", "--no-cache", registry]).exit_code == 0
+    assert not [f for f in project.findings() if f.rule < "DRIFT-010"]

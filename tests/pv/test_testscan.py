@@ -67,3 +67,30 @@ def test_a_file_that_does_not_parse_is_reported_not_raised(tmp_path: Path) -> No
 def test_defined_tests_names_functions_and_methods() -> None:
     names = defined_tests("def test_a(): pass\nclass TestB:\n    def test_c(self): pass\n")
     assert names == {"test_a", "TestB", "TestB::test_c"}
+
+
+ARGV_SOURCE = """
+from pkg.cli import main, build_parser
+import pkg.cli as cli
+
+ARGS = ["serve", "--port", "1"]
+
+def test_argv_calls():
+    main(["train", "--epochs", "1"])
+    cli.main(ARGS)
+    build_parser().parse_args(["eval"])
+    main([])
+    main(some_list)
+    other(["train"])
+"""
+
+
+def test_argv_lists_handed_to_the_app_module_are_invocations(tmp_path: Path) -> None:
+    (tmp_path / "test_argv.py").write_text(ARGV_SOURCE, encoding="utf-8")
+    found = scan(tmp_path, (tmp_path,), {"tool": "pkg.cli:build_parser"})
+    got = sorted((i.app, i.words, i.via) for i in found.invocations)
+    assert got == [
+        ("tool", ("eval",), "argv"),
+        ("tool", ("serve",), "argv"),
+        ("tool", ("train",), "argv"),
+    ]
