@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 import pytest
 
-from pv.clispec import DYNAMIC, AppImportError, introspect, load_app, type_name
+from pv.apps import AppImportError, app_specs, load_object
+from pv.clispec import DYNAMIC, introspect, type_name
 
 
 @click.group()
@@ -86,11 +87,11 @@ def test_a_flag_without_default_defaults_to_false() -> None:
     assert type_name(cmd.params[0]) == "flag"
 
 
-def test_load_app_imports_module_attribute() -> None:
-    assert load_app("pv.cli:main").name == "main"
+def test_load_object_imports_module_attribute() -> None:
+    assert load_object("pv.cli:main").name == "main"
 
 
 @pytest.mark.parametrize("target", ["pv.nope:main", "pv.cli:nope", "pv.cli:__version__"])
-def test_load_app_turns_failures_into_one_error(target: str) -> None:
+def test_app_specs_turns_failures_into_one_error(target: str) -> None:
     with pytest.raises(AppImportError, match=target.split(":")[0]):
-        load_app(target)
+        app_specs("x", target)

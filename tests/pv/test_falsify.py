@@ -159,6 +159,20 @@ def test_a_crashing_pytest_is_an_error_not_a_pass(project: Path) -> None:
     assert "pv falsify: error: pytest exited" in result.output
 
 
+def test_without_pytest_installed_the_run_is_one_clear_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pytest" else real(name, *a)
+    )
+    result = _falsify()
+    assert result.exit_code == 1
+    assert "pv falsify: error: pytest is not installed here" in result.output
+
+
 def test_mutants_killed_by_every_check_exit_0(project: Path) -> None:
     result = _falsify("--mutants")
     assert result.exit_code == 0, result.output

@@ -108,3 +108,20 @@ def test_pv_drift_hook_passes_a_clean_project_and_fails_a_drifted_one(tmp_path: 
     bad = run_entry(hook, [], tmp_path)
     assert bad.returncode == 1
     assert "contracts/r.yaml:2:1: error DRIFT-001 command 'app new'" in bad.stdout
+
+
+def test_the_shipped_validate_hook_installs_pv_alone_and_drift_uses_the_project_env() -> None:
+    shipped = hooks(".pre-commit-hooks.yaml")
+    assert shipped["pv-validate"]["language"] == "python"  # pv's base install: no torch
+    assert shipped["pv-drift"]["language"] == "system"  # it must import the project's CLIs
+
+
+def test_the_action_installs_pv_from_itself_and_runs_the_gate_against_the_base() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    assert action["runs"]["using"] == "composite"
+    runs = [step.get("run", "") for step in action["runs"]["steps"]]
+    assert any('pip install "${{ github.action_path }}"' in r for r in runs)
+    assert any(r.startswith('pv gate --base "$PV_BASE"') for r in runs)
+    assert {"base", "install", "args", "python-version", "working-directory"} <= set(
+        action["inputs"]
+    )
