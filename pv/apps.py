@@ -25,8 +25,8 @@ class AppImportError(RuntimeError):
 
 
 def load_object(target: str, root: Path | None = None) -> Any:
-    """Import `module:attribute`. `root` (the project folder) is searched first, as pytest
-    does, so an app need not be installed."""
+    """Import `module:attribute`. `root` (the project folder, and `root/src`) is searched
+    first, as pytest does, so an app need not be installed."""
     module_name, _, attr = target.partition(":")
     obj = _import(module_name, root)
     try:
@@ -38,15 +38,16 @@ def load_object(target: str, root: Path | None = None) -> Any:
 
 
 def _import(module_name: str, root: Path | None) -> Any:
-    if root is not None:
-        sys.path.insert(0, str(root))
+    """Import with the project's folder (and its `src/`, for a src layout) searched first."""
+    paths = [] if root is None else [str(p) for p in (root / "src", root) if p.is_dir()]
+    sys.path[:0] = paths
     try:
         return importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the app's, reported as a finding
         raise AppImportError(f"cannot import {module_name}: {type(exc).__name__}: {exc}") from exc
     finally:
-        if root is not None:
-            sys.path.remove(str(root))
+        for path in paths:
+            sys.path.remove(path)
 
 
 def app_specs(name: str, target: str, root: Path | None = None) -> tuple[CommandSpec, ...]:

@@ -101,7 +101,7 @@ def find_apps(root: Path, pyproject: dict[str, object]) -> dict[str, str]:
         return found
     for package in _packages(root):
         for module in (f"{package}.cli", f"{package}.__main__"):
-            hit = discover(module, _import_root(root))
+            hit = discover(module, root)
             if hit is not None:
                 found[package.replace("_", "-")] = f"{module}:{hit[0]}"
                 break
@@ -111,21 +111,17 @@ def find_apps(root: Path, pyproject: dict[str, object]) -> dict[str, str]:
 def _resolve(target: str, root: Path) -> str | None:
     module, _, _ = target.partition(":")
     try:
-        if as_cli(load_object(target, _import_root(root))) is not None:
+        if as_cli(load_object(target, root)) is not None:
             return target
     except AppImportError:
         return None
-    hit = discover(module, _import_root(root))
+    hit = discover(module, root)
     return f"{module}:{hit[0]}" if hit is not None else None
 
 
-def _import_root(root: Path) -> Path:
-    """Where the project's packages import from: `src/` in a src layout."""
-    return root / "src" if (root / "src").is_dir() else root
-
-
 def _packages(root: Path) -> list[str]:
-    base = _import_root(root)
+    """The project's top-level packages, in `src/` for a src layout."""
+    base = root / "src" if (root / "src").is_dir() else root
     skip = {"tests", "test", "docs", "contracts"}
     return sorted(
         p.name

@@ -221,3 +221,20 @@ def test_discover_finds_the_cli_a_module_defines(
     finally:
         sys.modules.pop(name, None)
     assert (hit[0] if hit else None) == found
+
+
+def test_a_src_layout_project_is_read_without_being_installed(tmp_path: Path) -> None:
+    package = tmp_path / "src" / "srcapp_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "cli.py").write_text(
+        "import click\n@click.group()\ndef main(): ...\n@main.command()\ndef go(): ...\n",
+        encoding="utf-8",
+    )
+    try:
+        specs = app_specs("srcapp", "srcapp_pkg.cli:main", tmp_path)
+    finally:
+        for name in [m for m in sys.modules if m.startswith("srcapp_pkg")]:
+            del sys.modules[name]
+    assert [s.path for s in specs] == ["srcapp", "srcapp go"]
+    assert str(tmp_path / "src") not in sys.path
