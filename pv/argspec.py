@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pv.clispec import DYNAMIC, CommandSpec, JsonScalar, ParamSpec, first_line
+from pv.clispec import DYNAMIC, CommandSpec, JsonScalar, ParamSpec, first_line, scalar
 
 _FLAG_ACTIONS = (
     argparse._StoreTrueAction,
@@ -113,13 +113,7 @@ def _default(action: argparse.Action) -> JsonScalar | list[JsonScalar]:
     if callable(value):
         return DYNAMIC
     if isinstance(value, list | tuple):
-        return [_scalar(v) for v in value]
+        return [scalar(v) for v in value]
     if isinstance(action, argparse._CountAction) and value is None:
         return 0
-    return _scalar(value)
-
-
-def _scalar(value: object) -> JsonScalar:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    return scalar(value)

@@ -11,6 +11,7 @@ not a command of its own.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -145,13 +146,17 @@ def normalise_default(value: object, param: click.Parameter) -> JsonScalar | lis
     if callable(value):
         return DYNAMIC
     if isinstance(value, list | tuple):
-        return [_scalar(v) for v in value]
+        return [scalar(v) for v in value]
     if value is None and isinstance(param, click.Option) and param.is_flag and not param.count:
         return False
-    return _scalar(value)
+    return scalar(value)
 
 
-def _scalar(value: object) -> JsonScalar:
+def scalar(value: object) -> JsonScalar:
+    """A default as YAML holds it: JSON scalars as they are, enums by value, the rest as text
+    (a path, a decimal...)."""
+    if isinstance(value, enum.Enum):
+        value = value.value
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import typing
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
-from pv.clispec import DYNAMIC, CommandSpec, JsonScalar, ParamSpec, first_line, walk
+from pv.clispec import DYNAMIC, CommandSpec, JsonScalar, ParamSpec, first_line, scalar, walk
 
 AUTOMATIC = {"install_completion", "show_completion", "help"}
 _SIMPLE: dict[Any, str] = {int: "int", float: "float", str: "text", bool: "bool", Path: "path"}
@@ -80,17 +80,7 @@ def _default(value: Any, param: Any) -> JsonScalar | list[JsonScalar]:
     if callable(value) and not isinstance(value, enum.Enum):
         return DYNAMIC
     if isinstance(value, list | tuple):
-        return [_scalar(v) for v in value]
+        return [scalar(v) for v in value]
     if value is None and getattr(param, "is_flag", False):
         return False
-    return _scalar(value)
-
-
-def _scalar(value: Any) -> JsonScalar:
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, PurePath):
-        return str(value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    return scalar(value)
