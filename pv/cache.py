@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pv import __version__, atomic
-from pv.validate import FileResult
+from pv.result import FileResult
 
 ENV_VAR = "PV_CACHE_DIR"
 DEFAULT_DIR = ".pv-cache"

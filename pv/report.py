@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from pv import __version__
 from pv.findings import Finding
-from pv.validate import Report
+from pv.result import Report
 
 
 def _plural(n: int, word: str) -> str:

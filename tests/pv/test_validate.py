@@ -57,12 +57,12 @@ def test_discover_recurses_sorts_dedupes_and_reports_missing(tmp_path: Path) -> 
 
 
 def test_one_run_reports_every_file_even_when_some_are_broken(tmp_path: Path) -> None:
-    shutil.copy(EXAMPLES / "bad" / "LOAD-012-duplicate-key.yaml", tmp_path / "a.yaml")
+    shutil.copy(EXAMPLES / "bad" / "LOAD-006-invalid-yaml.yaml", tmp_path / "a.yaml")
     shutil.copy(EXAMPLES / "bad" / "SCHEMA-004-empty-formula.yaml", tmp_path / "b.yaml")
     shutil.copy(EXAMPLES / "good" / "minimal.yaml", tmp_path / "c.yaml")
     report = validate_paths(discover([tmp_path])[0])
     assert [r.kind for r in report.files] == ["refused", "contract", "contract"]
-    assert {f.rule for f in report.findings} >= {"LOAD-012", "SCHEMA-004"}
+    assert {f.rule for f in report.findings} >= {"LOAD-006", "SCHEMA-004"}
     assert report.errors == 2
 
 
@@ -90,15 +90,18 @@ def test_depends_on_may_name_a_sibling_not_given_on_the_command_line(tmp_path: P
     assert report.findings == ()
 
 
-def test_declared_non_kernel_kind_skips_the_equations_rule(tmp_path: Path) -> None:
+def test_declared_non_kernel_kind_skips_the_kernel_rules(tmp_path: Path) -> None:
     text = (
-        'metadata:\n  version: "1.0.0"\n  references: ["r"]\n  kind: registry\n'
-        "entries: [1]\nfalsification_tests: []\nqa_gate: {id: G, name: g}\n"
+        'metadata:\n  version: "1.0.0"\n  description: d\n  references: ["r"]\n'
+        "  kind: registry\nentries: [1]\nfalsification_tests: []\n"
     )
     (tmp_path / "r.yaml").write_text(text)
     report = validate_paths([tmp_path / "r.yaml"])
-    assert report.files[0].kind == "partial"
+    assert (report.files[0].kind, report.files[0].contract_kind) == ("contract", "registry")
     assert report.findings == ()
+    (tmp_path / "r.yaml").write_text(text.replace("registry", "kernel"))
+    rules = {f.rule for f in validate_paths([tmp_path / "r.yaml"]).findings}
+    assert {"SCHEMA-003", "PROVABILITY-001", "SCHEMA-013"} <= rules
 
 
 def test_binding_registry_is_checked_against_its_own_schema(tmp_path: Path) -> None:
