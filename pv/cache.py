@@ -20,7 +20,7 @@ from pv.result import FileResult
 
 ENV_VAR = "PV_CACHE_DIR"
 DEFAULT_DIR = ".pv-cache"
-PACK = "validate-v1.json"
+PACK = "validate-v2.json"
 SOURCES = Path(__file__).parent  # the modules and schemas that decide a result
 MAX_ENTRIES = 20_000  # oldest entries are dropped first, so the pack cannot grow forever
 
@@ -42,7 +42,7 @@ def default_dir() -> Path:
 
 
 class Cache:
-    """Results keyed by content hash, in `<root>/validate-v1.json`."""
+    """Results keyed by content hash, in `<root>/validate-v2.json`."""
 
     def __init__(self, root: Path, salt: str) -> None:
         self.root = root

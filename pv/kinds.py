@@ -7,6 +7,7 @@ because a stray top-level `kind:` is exactly the key that would otherwise decide
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pv.findings import Finding
@@ -60,10 +61,14 @@ def _forms(key: str) -> set[str]:
     return out
 
 
+_FIELD_FORMS = tuple((f, _forms(f)) for f in TOP_LEVEL_FIELDS)
+
+
+@cache
 def near_miss(key: str) -> str | None:
     """The real block name `key` is a case/separator/plural slip of, if any."""
     forms = _forms(key)
-    return next((f for f in TOP_LEVEL_FIELDS if _forms(f) & forms), None)
+    return next((f for f, theirs in _FIELD_FORMS if theirs & forms), None)
 
 
 def top_level_rules(doc: Document, data: dict[str, Any], known: frozenset[str]) -> list[Finding]:

@@ -23,10 +23,56 @@ MAX_DEPTH = 64
 # use a handful of merges; a billion-laughs file needs billions.
 MAX_ALIAS_EXPANSION = 100_000
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Constructor = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
-_STR, _MERGE, _NULL = _TAG + "str", _TAG + "merge", _TAG + "null"
+_STR, _MERGE, _NULL, _INT = _TAG + "str", _TAG + "merge", _TAG + "null", _TAG + "int"
+# A plain scalar can only be read as something other than text if its first character starts
+# one of the implicit resolvers' patterns (y/n/t/f/o for booleans, digits, ~, ...).
+_MAYBE_TYPED = frozenset(k for k in yaml.SafeLoader.yaml_implicit_resolvers if k)
+
+
+# The only implicit types a plain scalar starting with a letter can have: YAML 1.1 booleans
+# and null, each an exact word (the stock resolver's anchored patterns).
+_BOOLS = ("yes", "no", "true", "false", "on", "off")
+_WORDS = {
+    **{w: _TAG + "bool" for b in _BOOLS for w in (b, b.capitalize(), b.upper())},
+    **dict.fromkeys(("null", "Null", "NULL"), _NULL),
+}
+
+
+def _resolve(self: Any, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+    """The stock resolver's answer, without its regex loop for the plain text most scalars are
+    (the C parser calls this once per node, which costs as much as parsing them)."""
+    if kind is yaml.ScalarNode:
+        if not implicit[0]:
+            return _STR
+        if value[:1].isalpha():
+            return _WORDS.get(value, _STR)
+        if not value or value[0] in _MAYBE_TYPED:
+            tag: str = yaml.resolver.Resolver.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]  # untyped in the stubs
+            return tag
+        return _STR
+    return _TAG + ("seq" if kind is yaml.SequenceNode else "map")
+
+
+def _no_path_resolvers(self: Any, *_: Any) -> None:
+    """Path resolvers are never registered, so there is nothing to track per node."""
+
+
+_CLoader = getattr(yaml, "CSafeLoader", None)
+_Loader: Any = (
+    type(
+        "_FastCLoader",
+        (_CLoader,),
+        {
+            "resolve": _resolve,
+            "descend_resolver": _no_path_resolvers,
+            "ascend_resolver": _no_path_resolvers,
+        },
+    )
+    if _CLoader is not None
+    else yaml.SafeLoader
+)
 _PLAIN_TAGS = {_TAG + t for t in ("int", "float", "bool", "null")}
 _KNOWN_TAGS = {_TAG + t for t in ("str", "timestamp", "map", "seq", "merge")} | _PLAIN_TAGS
 _SCALAR, _SEQUENCE = yaml.ScalarNode, yaml.SequenceNode
@@ -52,7 +98,7 @@ class Document:
             walker = self._memo["walk"] = _Walker()
             if self.node is not None:
                 walker.walk(self.node, ())
-        return walker  # type: ignore[no-any-return]  # only _Walker is stored here
+        return walker
 
     @property
     def positions(self) -> Mapping[JsonPath, tuple[int, int]]:
@@ -77,6 +123,19 @@ class Document:
                 break
             found, node = step
         return found
+
+    def item_positions(self, section: str, key: str) -> list[tuple[int, int]]:
+        """Position of `key` in each item of the top-level list `section` (of the item where
+        it has no such key): one walk for all items, where `position` would start from the
+        root for each."""
+        found = _child(self.node, section) if self.node is not None else None
+        if found is None or not isinstance(found[1], _SEQUENCE):
+            return []
+        out = []
+        for item in found[1].value:
+            step = _child(item, key)
+            out.append(step[0] if step is not None else _mark(item))
+        return out
 
     def finding(
         self, rule: str, severity: str, path: JsonPath, message: str, suggestion: str | None = None
@@ -228,12 +287,14 @@ def _check_tag(node: yaml.Node) -> None:
 
 
 def _scalar(node: yaml.Node) -> Any:
-    tag = node.tag
+    tag, value = node.tag, node.value
+    if tag == _INT and value.isdigit() and (value[0] != "0" or len(value) == 1):
+        return int(value)  # the common case; YAML 1.1 reads 0-prefixed digits as octal
     if tag in _PLAIN_TAGS:
         return None if tag == _NULL else _Constructor.construct_object(node)
     if tag != _TAG + "timestamp":  # JSON has no dates: a timestamp keeps what the user wrote
         _check_tag(node)
-    return node.value
+    return value
 
 
 class _Builder:

@@ -31,6 +31,9 @@ def text(report: Report) -> str:
         lines.append(f"{report.errors} error(s), {report.warnings} warning(s)")
     else:
         lines.append("Contract is valid.")
+    kinds = report.kinds()
+    if kinds:
+        lines.append("Kinds: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
     totals = report.totals()
     lines.append(
         f"Checked {_plural(len(report.files), 'file')}: "
@@ -46,8 +49,20 @@ def as_json(report: Report) -> str:
     """One JSON document with every finding, per-file kinds and the totals."""
     doc = {
         "version": __version__,
-        "summary": {"errors": report.errors, "warnings": report.warnings, **report.totals()},
-        "files": [{"file": r.file, "kind": r.kind} for r in report.files],
+        "summary": {
+            "errors": report.errors,
+            "warnings": report.warnings,
+            **report.totals(),
+            "kinds": report.kinds(),
+        },
+        "files": [
+            {
+                "file": r.file,
+                "kind": r.kind,
+                **({"contract_kind": r.contract_kind} if r.contract_kind else {}),
+            }
+            for r in report.files
+        ],
         "findings": [f.to_dict() for f in report.findings],
     }
     return json.dumps(doc, indent=2) + "\n"

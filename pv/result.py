@@ -37,7 +37,12 @@ class FileResult:
         return {
             "kind": self.kind,
             "contract_kind": self.contract_kind,
-            "findings": [f.to_dict() for f in self.findings],
+            "file": self.file,
+            # positional and without the file name: the pack holds thousands of these
+            "findings": [
+                [f.rule, f.severity, f.line, f.column, f.path, f.message, f.suggestion]
+                for f in self.findings
+            ],
             "depends_on": [[x.name, x.line, x.column] for x in self.depends_on],
             "falsification_ids": [[x.name, x.line, x.column] for x in self.falsification_ids],
             "equations": list(self.equations),
@@ -47,9 +52,9 @@ class FileResult:
     @classmethod
     def from_dict(cls, file: str, raw: dict[str, Any]) -> FileResult:
         """Rebuild a result for `file`; raises on malformed input (the cache then ignores it)."""
-        findings = tuple(Finding.from_dict(f) for f in raw["findings"])
-        if any(f.file != file for f in findings):
+        if raw["file"] != file:
             raise ValueError("cached findings name another file")
+        findings = tuple(_finding(file, *row) for row in raw["findings"])
         return cls(
             file=file,
             kind=str(raw["kind"]),
@@ -60,6 +65,25 @@ class FileResult:
             equations=tuple(str(e) for e in raw["equations"]),
             counts={str(k): int(v) for k, v in raw["counts"].items()},
         )
+
+
+def _finding(
+    file: str, rule: str, severity: Any, line: int, column: int, path: str, message: str, hint: Any
+) -> Finding:
+    if not all(isinstance(v, str) for v in (rule, path, message)) or type(line) is not int:
+        raise TypeError("malformed cached finding")
+    if type(column) is not int or not isinstance(hint, (str, type(None))):
+        raise TypeError("malformed cached finding")
+    return Finding(
+        rule=rule,
+        severity=severity,
+        file=file,
+        line=line,
+        column=column,
+        path=path,
+        message=message,
+        suggestion=hint,
+    )
 
 
 def _unlocate(file: str, rows: list[list[Any]]) -> tuple[Located, ...]:

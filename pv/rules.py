@@ -54,6 +54,7 @@ _SEMVER = re.compile(
 _FALSIFY_ID = re.compile(r"^FALSIFY-(?:[A-Z][A-Z0-9]*-)*\d{3,}$")
 _KANI_ID = re.compile(r"^KANI-(?:[A-Z][A-Z0-9]*-)*\d{3,}$")
 _IMPLICIT = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*?)-(?P<abbr>[A-Z]+)-(?P<n>\d+)$")
+_TRAILING_NUMBER = re.compile(r"-?\d+$")
 _ABBREVIATIONS: dict[str, str] = {
     "INV": "invariant", "BND": "bound", "MON": "monotonicity", "MONO": "monotonicity",
     "ORD": "ordering", "EQV": "equivalence", "EQ": "equivalence", "LIN": "linearity",
@@ -223,6 +224,7 @@ def falsification_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
 def _kani_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
+    index: _Obligations | None = None
     for i, harness in items(data, "kani_harnesses"):
         hid, where = str(harness.get("id", "")), ("kani_harnesses", i)
         if hid in seen:
@@ -231,54 +233,62 @@ def _kani_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
         if hid and not _KANI_ID.match(hid):
             message = f"Kani harness id '{hid}' is not KANI-PREFIX-NNN"
             out.append(make(doc, "PV-009", (*where, "id"), message))
-        out += _kani_obligation(doc, data, hid, where, harness.get("obligation"))
+        obligation = harness.get("obligation")
+        if not text(obligation):
+            message = f"{hid}: obligation must not be empty: a harness must name a proof obligation"
+            out.append(make(doc, "SCHEMA-011", (*where, "obligation"), message))
+        else:
+            index = index or _Obligations(data)
+            if not index.resolves(str(obligation).strip()):
+                message = f"{hid}: obligation '{obligation}' names no equation or proof obligation"
+                out.append(make(doc, "PV-005", (*where, "obligation"), message, _PV005_HINT))
         if "bound" not in harness:
             message = f"{hid}: bound not specified: Kani needs an unwind bound"
             out.append(make(doc, "SCHEMA-012", (*where, "bound"), message))
     return out
 
 
-def _kani_obligation(
-    doc: Document, data: dict[str, Any], hid: str, where: JsonPath, obligation: Any
-) -> list[Finding]:
-    if not text(obligation):
-        message = f"{hid}: obligation must not be empty: a harness must name a proof obligation"
-        return [make(doc, "SCHEMA-011", (*where, "obligation"), message)]
-    if resolve_obligation(data, str(obligation).strip()):
-        return []
-    message = f"{hid}: obligation '{obligation}' names no equation or proof obligation"
-    hint = (
-        "use an equation name, a 1-based obligation index, or PREFIX-ABBR-N "
-        "(e.g. CE-BND-2: the second `bound` obligation)"
-    )
-    return [make(doc, "PV-005", (*where, "obligation"), message, hint)]
+_PV005_HINT = (
+    "use an equation name, a 1-based obligation index, or PREFIX-ABBR-N "
+    "(e.g. CE-BND-2: the second `bound` obligation)"
+)
 
 
-def _prefixes(data: dict[str, Any]) -> set[str]:
-    out: set[str] = set()
-    for key, head in (("falsification_tests", "FALSIFY-"), ("kani_harnesses", "KANI-")):
-        for _, item in items(data, key):
-            tid = str(item.get("id", ""))
-            if tid.startswith(head):
-                out.add(re.sub(r"-?\d+$", "", tid[len(head) :]))
-    return out
+class _Obligations:
+    """What a Kani `obligation` may name in one contract, gathered once per contract."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        obligations = [ob for _, ob in items(data, "proof_obligations")]
+        self.names = set(equations(data))
+        for ob in obligations:
+            for name in (ob.get("id"), first(ob, "property", "statement")):
+                if isinstance(name, str):
+                    self.names.add(name)
+        self.count = len(obligations)
+        self.types = [ob.get("type") for ob in obligations]
+        self.prefixes: set[str] = set()
+        for key, head in (("falsification_tests", "FALSIFY-"), ("kani_harnesses", "KANI-")):
+            for _, item in items(data, key):
+                tid = str(item.get("id", ""))
+                if tid.startswith(head):
+                    self.prefixes.add(_TRAILING_NUMBER.sub("", tid[len(head) :]))
+
+    def resolves(self, name: str) -> bool:
+        if name in self.names:
+            return True
+        if name.isdigit():
+            return 1 <= int(name) <= self.count
+        match = _IMPLICIT.match(name)
+        if match is None or match["abbr"] not in _ABBREVIATIONS:
+            return False
+        if match["prefix"] not in self.prefixes:
+            return False
+        wanted = _ABBREVIATIONS[match["abbr"]]
+        return 1 <= int(match["n"]) <= self.types.count(wanted)
 
 
 def resolve_obligation(data: dict[str, Any], name: str) -> bool:
     """Whether a Kani `obligation` names something real: an equation, an obligation id or
     property, a 1-based index (``"2"``), or an implicit id ``PREFIX-ABBR-N`` (the N-th
     obligation of that type in the contract whose ids use PREFIX)."""
-    if name in equations(data):
-        return True
-    obligations = [ob for _, ob in items(data, "proof_obligations")]
-    if any(name in (ob.get("id"), first(ob, "property", "statement")) for ob in obligations):
-        return True
-    if name.isdigit():
-        return 1 <= int(name) <= len(obligations)
-    match = _IMPLICIT.match(name)
-    if match is None or match["abbr"] not in _ABBREVIATIONS:
-        return False
-    if match["prefix"] not in _prefixes(data):
-        return False
-    wanted = _ABBREVIATIONS[match["abbr"]]
-    return 1 <= int(match["n"]) <= sum(1 for ob in obligations if ob.get("type") == wanted)
+    return _Obligations(data).resolves(name)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pv import load
 from pv.load import MAX_BYTES, load_bytes, load_file
@@ -96,6 +97,19 @@ def test_a_clean_file_builds_no_position_map_until_asked(monkeypatch: pytest.Mon
     assert walks == []  # one lookup follows the tree along its path only
     assert doc.positions == {}  # the patched walker recorded nothing, but was asked now
     assert len(walks) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["yes", "Yes", "no", "y", "n", "on", "Off", "null", "~", "", "nully", "true1", "tRue", "1.0",
+     "0x1F", "1_000", "0o17", "012", "2026-01-01", "<<", "=", ".inf", "-.inf", ".nan", "+1",
+     "éclair", "the output", "'quoted'", "!!str 1", "[1]", "{a: 1}"],
+)  # fmt: skip
+def test_the_fast_resolver_gives_the_stock_resolvers_tags(value: str) -> None:
+    text = f"k: {value}\n"
+    stock = yaml.SafeLoader(text).get_single_node()
+    ours = load._Loader(text).get_single_node()
+    assert ours.value[0][1].tag == stock.value[0][1].tag
 
 
 def test_files_over_one_mebibyte_are_refused_without_parsing(tmp_path: Path) -> None:

@@ -90,6 +90,17 @@ def test_unknown_key_suggests_the_closest_known_key() -> None:
     assert hit[0].path == "$.falsification_tests[0].predicton"
 
 
+@pytest.mark.parametrize("version", ["1.0", "v1.0.0", "1.0.0.0", "latest", "01.0.0"])
+def test_a_version_that_is_not_major_minor_patch_is_an_error_that_says_how(version: str) -> None:
+    findings = check_document(
+        load_bytes(BASE.replace('"1.0.0"', f'"{version}"').encode(), "t")
+    ).findings
+    (hit,) = [f for f in findings if f.rule == "PV-010"]
+    assert hit.severity == "error"
+    assert "MAJOR.MINOR.PATCH such as" in (hit.suggestion or "")
+    assert hit.path == "$.metadata.version"
+
+
 def test_unquoted_version_is_kept_as_written_and_flagged() -> None:
     doc = load_bytes(BASE.replace('version: "1.0.0"', "version: 1.10").encode(), "t")
     findings = check_document(doc).findings

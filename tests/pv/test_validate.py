@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -134,3 +135,42 @@ def test_display_names_are_relative_below_the_cwd(
     (tmp_path / "x.yaml").write_text("a: 1\n")
     assert validate.display_name(tmp_path / "x.yaml") == "x.yaml"
     assert validate.display_name(Path("/elsewhere/y.yaml")) == "/elsewhere/y.yaml"
+
+
+def test_a_folder_mixing_both_dialects_reports_each_file_by_its_own_kind(tmp_path: Path) -> None:
+    cases = Path(__file__).parent / "aprender_cases"
+    shutil.copy(EXAMPLES / "good" / "minimal.yaml", tmp_path / "old-kernel.yaml")
+    for name in (
+        "pilot_beat_contract_validates",
+        "healthy_kaizen_record_validates_and_is_exempt_from_provability",
+        "parse_contract_with_kind_model_family",
+        "kaizen_pass_does_not_run_on_other_kinds",
+    ):
+        shutil.copy(cases / f"{name}.yaml", tmp_path / f"{name}.yaml")
+    report = validate_paths(discover([tmp_path])[0])
+    kinds = {Path(r.file).stem: r.contract_kind for r in report.files}
+    assert kinds == {
+        "healthy_kaizen_record_validates_and_is_exempt_from_provability": "kaizen",
+        "kaizen_pass_does_not_run_on_other_kinds": "registry",
+        "old-kernel": "kernel",
+        "parse_contract_with_kind_model_family": "model-family",
+        "pilot_beat_contract_validates": "beat-benchmark",
+    }
+    assert report.errors == 0
+    assert report.kinds() == {"beat-benchmark": 1, "kaizen": 1, "kernel": 1, "model-family": 1,
+                              "registry": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["falsification_tests", "kani_harnesses", "proof_obligations"])
+def test_a_top_level_key_with_no_value_is_an_empty_list_and_only_a_warning(
+    tmp_path: Path, key: str
+) -> None:
+    text = (EXAMPLES / "good" / "minimal.yaml").read_text()
+    text = re.sub(rf"(?m)^{key}:\n(?:[ -].*\n)*", f"{key}:\n", text)
+    text = text.replace("metadata:\n", "metadata:\n  kind: pattern\n")
+    (tmp_path / "c.yaml").write_text(text)
+    result = validate.validate_file(tmp_path / "c.yaml")
+    empty = [(f.severity, f.path) for f in result.findings if f.rule == "PV-012"]
+    assert empty == [("warning", f"$.{key}")]
+    assert all(f.severity == "warning" for f in result.findings)
+    assert result.counts[key] == 0
