@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import PurePath
-from urllib.parse import quote
 
 from pv import __version__
 from pv.findings import Finding
@@ -70,6 +69,8 @@ def as_json(report: Report) -> str:
 
 def _uri(file: str) -> str:
     """Repo-relative, forward slashes, percent-encoded (GitHub code scanning needs this)."""
+    from urllib.parse import quote  # deferred: only SARIF needs it, and every run imports this
+
     return quote(PurePath(file).as_posix())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -174,3 +175,15 @@ def test_a_top_level_key_with_no_value_is_an_empty_list_and_only_a_warning(
     assert empty == [("warning", f"$.{key}")]
     assert all(f.severity == "warning" for f in result.findings)
     assert result.counts[key] == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/a/b.yaml", "/a//b.yaml", "/a/./b", "/a/../b", "/a/b/", "/a/.h/b", "/a/..x/b", "/", "/a/."],
+)
+def test_the_display_name_shortcut_skips_only_paths_abspath_keeps(path: str) -> None:
+    if validate._NORMAL_ABSOLUTE.match(path):
+        assert os.path.abspath(path) == path
+    absolute = os.path.abspath(path)
+    plain = absolute[3:] if absolute.startswith("/a/") else Path(path).as_posix()
+    assert validate.display_name(Path(path), "/a") == plain
