@@ -105,6 +105,32 @@ class Report:
     def warnings(self) -> int:
         return count(self.findings, "warning")
 
+    def to_dict(self) -> dict[str, Any]:
+        """What a report needs to be printed again (no cross-file facts: their findings are
+        already in it); the inverse of `from_dict`."""
+        return {
+            "files": [[r.file, r.kind, r.contract_kind, dict(r.counts)] for r in self.files],
+            "findings": [
+                [f.file, f.rule, f.severity, f.line, f.column, f.path, f.message, f.suggestion]
+                for f in self.findings
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Report:
+        """Rebuild a report; raises on malformed input (the cache then ignores it)."""
+        files = tuple(
+            FileResult(
+                file=str(file),
+                kind=str(kind),
+                contract_kind=str(contract_kind),
+                counts={str(k): int(v) for k, v in counts.items()},
+            )
+            for file, kind, contract_kind, counts in raw["files"]
+        )
+        findings = tuple(_finding(*row) for row in raw["findings"])
+        return cls(files=files, findings=findings)
+
     def kinds(self) -> dict[str, int]:
         """How many files of each contract kind (kernel, registry, beat-benchmark, ...)."""
         out: dict[str, int] = {}

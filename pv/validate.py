@@ -226,31 +226,55 @@ def validate_file(path: Path, display: str | None = None) -> FileResult:
 
 
 def validate_paths(files: Sequence[Path], *, cache: Cache | None = None) -> Report:
-    """Check every file (through `cache` when given), then the cross-file rules."""
+    """Check every file (through `cache` when given), then the cross-file rules. With a cache,
+    a run whose files, names and neighbouring contracts are all unchanged is answered from the
+    last run's report without looking at any entry."""
     cwd = os.getcwd()
+    names = [display_name(path, cwd) for path in files]
+    raws: list[bytes | None] = [None] * len(files)
+    run = None
+    if cache is not None:
+        raws = [_read_or_none(path) for path in files]
+        if all(raw is not None for raw in raws):
+            run = cache.run_key(_run_parts(cache, names, raws))
+            last = cache.get_run(run)
+            if last is not None:
+                return last
     # Loading builds many short-lived trees that hold no cycles, so refcounting frees them;
     # the cyclic collector, run every few hundred allocations, only re-walks what is alive.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        results = [_one(path, display_name(path, cwd), cache) for path in files]
+        results = [_one(*args, cache) for args in zip(files, names, raws, strict=True)]
     finally:
         if collecting:
             gc.enable()
-    if cache is not None:
-        cache.flush()
     findings = [f for r in results for f in r.findings]
     findings += _cross_file(results)
-    return Report(files=tuple(results), findings=tuple(sort_findings(findings)))
-
-
-def _one(path: Path, display: str, cache: Cache | None) -> FileResult:
+    report = Report(files=tuple(results), findings=tuple(sort_findings(findings)))
     if cache is not None:
-        try:
-            raw = _read(path)
-        except OSError:
-            raw = None
-        hit = cache.get(raw, display) if raw is not None else None
+        cache.flush()
+        if run is not None:
+            cache.put_run(run, report)
+    return report
+
+
+def _run_parts(cache: Cache, names: list[str], raws: list[bytes | None]) -> list[str]:
+    parts = [cache.key(raw, name) for name, raw in zip(names, raws, strict=True) if raw is not None]
+    folders = sorted({os.path.dirname(name) for name in names})
+    return parts + [f"{folder}:{','.join(sorted(_stems_in(folder)))}" for folder in folders]
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return _read(path)
+    except OSError:
+        return None
+
+
+def _one(path: Path, display: str, raw: bytes | None, cache: Cache | None) -> FileResult:
+    if cache is not None and raw is not None:
+        hit = cache.get(raw, display)
         if hit is not None:
             return hit
     from pv.load import load_bytes, load_file  # deferred: a cache hit never imports yaml
