@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from pv import __version__, atomic
-from pv.validate import FileResult
+from pv.result import FileResult, Report
 
 ENV_VAR = "PV_CACHE_DIR"
 DEFAULT_DIR = ".pv-cache"
-PACK = "validate-v1.json"
+PACK = "validate-v2.json"
+RUN = "last-run-v1.json"  # the last run's whole report, served when nothing it read changed
 SOURCES = Path(__file__).parent  # the modules and schemas that decide a result
 MAX_ENTRIES = 20_000  # oldest entries are dropped first, so the pack cannot grow forever
 
@@ -60,7 +61,7 @@ def default_dir() -> Path:
 
 
 class Cache:
-    """Results keyed by content hash, in `<root>/validate-v1.json`."""
+    """Results keyed by content hash, in `<root>/validate-v2.json`."""
 
     def __init__(self, root: Path, salt: str) -> None:
         self.root = root
@@ -111,6 +112,33 @@ class Cache:
         """Remember a result; `flush` writes it."""
         self._pack()[self.key(raw, display)] = result.to_dict()
         self._dirty = True
+
+    def run_key(self, parts: list[str]) -> str:
+        """One key for a whole run: every file's name and content key, plus whatever else the
+        cross-file rules read (the contract stems beside each file)."""
+        h = hashlib.sha256(self._salt)
+        h.update("\0".join(parts).encode())
+        return h.hexdigest()
+
+    def get_run(self, key: str) -> Report | None:
+        """The report of the last run if it had this key, else None (also on any damage)."""
+        try:
+            with open(self.root / RUN, encoding="utf-8") as fh:
+                raw = json.load(fh)
+            if not isinstance(raw, dict) or raw.get("key") != key:
+                return None
+            return Report.from_dict(raw["report"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put_run(self, key: str, report: Report) -> None:
+        """Remember this run's report (written at once: it is one small file)."""
+        payload = {"key": key, "report": report.to_dict()}
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(self.root / RUN, json.dumps(payload, separators=(",", ":")))
+        except OSError:
+            return
 
     def flush(self) -> None:
         """Write the pack atomically if anything changed. A cache that cannot be written is

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import PurePath
-from urllib.parse import quote
 
 from pv import __version__
 from pv.findings import Finding
-from pv.validate import Report
+from pv.result import Report
 
 
 def _plural(n: int, word: str) -> str:
@@ -31,6 +30,9 @@ def text(report: Report) -> str:
         lines.append(f"{report.errors} error(s), {report.warnings} warning(s)")
     else:
         lines.append("Contract is valid.")
+    kinds = report.kinds()
+    if kinds:
+        lines.append("Kinds: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
     totals = report.totals()
     lines.append(
         f"Checked {_plural(len(report.files), 'file')}: "
@@ -46,8 +48,20 @@ def as_json(report: Report) -> str:
     """One JSON document with every finding, per-file kinds and the totals."""
     doc = {
         "version": __version__,
-        "summary": {"errors": report.errors, "warnings": report.warnings, **report.totals()},
-        "files": [{"file": r.file, "kind": r.kind} for r in report.files],
+        "summary": {
+            "errors": report.errors,
+            "warnings": report.warnings,
+            **report.totals(),
+            "kinds": report.kinds(),
+        },
+        "files": [
+            {
+                "file": r.file,
+                "kind": r.kind,
+                **({"contract_kind": r.contract_kind} if r.contract_kind else {}),
+            }
+            for r in report.files
+        ],
         "findings": [f.to_dict() for f in report.findings],
     }
     return json.dumps(doc, indent=2) + "\n"
@@ -55,6 +69,8 @@ def as_json(report: Report) -> str:
 
 def _uri(file: str) -> str:
     """Repo-relative, forward slashes, percent-encoded (GitHub code scanning needs this)."""
+    from urllib.parse import quote  # deferred: only SARIF needs it, and every run imports this
+
     return quote(PurePath(file).as_posix())
 
 

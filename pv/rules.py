@@ -1,7 +1,7 @@
-"""The rule table: SCHEMA-001..013 keep the Rust pv's meaning and severity; PV-xxx are ours.
-
-Per-file rules look at one loaded document; cross-file rules look at the facts every file
-left behind (ids, depends_on), so they also work on results read back from the cache.
+"""Per-file rules, decided by the contract's kind as the newer Rust pv decides them: every kind
+gets its metadata and top-level keys checked, and any obligations, tests and harnesses it carries;
+only a kernel must carry them (PROVABILITY-001), with equations and a qa_gate. The rule table
+lives in pv.ruletable; cross-file rules (which also run on cached results) in pv.crossfile.
 """
 
 from __future__ import annotations
@@ -9,51 +9,18 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from pv import kaizen, kinds
 from pv.findings import Finding, JsonPath
+from pv.obligations import obligation_rules
+from pv.ruletable import RULES, first, items, make, text
 
-if TYPE_CHECKING:  # pv.load imports yaml; a fully cached run only needs the cross-file rules
+if TYPE_CHECKING:
     from pv.load import Document
 
-RULES: dict[str, tuple[str, str]] = {
-    "LOAD-001": ("error", "file cannot be read"),
-    "LOAD-002": ("error", "file larger than 1 MiB"),
-    "LOAD-003": ("error", "file is not UTF-8"),
-    "LOAD-004": ("error", "file is empty"),
-    "LOAD-005": ("error", "more than one YAML document"),
-    "LOAD-006": ("error", "invalid YAML"),
-    "LOAD-007": ("error", "top level is not a mapping"),
-    "LOAD-008": ("error", "nesting too deep"),
-    "LOAD-009": ("error", "alias explosion"),
-    "LOAD-010": ("error", "unsafe or non-JSON YAML tag"),
-    "LOAD-011": ("error", "mapping key is not a scalar"),
-    "LOAD-012": ("error", "duplicate mapping key"),
-    "SCHEMA-001": ("error", "metadata.references is empty"),
-    "SCHEMA-002": ("error", "metadata.version is empty"),
-    "SCHEMA-003": ("error", "no equations"),
-    "SCHEMA-004": ("error", "equation formula is empty"),
-    "SCHEMA-005": ("error", "proof obligation property is empty"),
-    "SCHEMA-006": ("warning", "duplicate formal predicate"),
-    "SCHEMA-007": ("error", "duplicate falsification test id"),
-    "SCHEMA-008": ("error", "falsification prediction is empty"),
-    "SCHEMA-009": ("warning", "falsification if_fails is empty"),
-    "SCHEMA-010": ("error", "duplicate Kani harness id"),
-    "SCHEMA-011": ("error", "Kani obligation is empty"),
-    "SCHEMA-012": ("warning", "Kani bound missing"),
-    "SCHEMA-013": ("warning", "no qa_gate"),
-    "PV-001": ("error", "value does not match the contract schema"),
-    "PV-002": ("warning", "unknown key"),
-    "PV-003": ("error", "known misspelling of a contract key"),
-    "PV-004": ("warning", "unquoted YAML scalar read as a number/boolean where text is expected"),
-    "PV-005": ("warning", "Kani obligation names no obligation or equation"),
-    "PV-006": ("error", "depends_on names no known contract"),
-    "PV-007": ("error", "dependency cycle between contracts"),
-    "PV-008": ("warning", "falsification id also used by another file"),
-    "PV-009": ("warning", "id does not follow the PREFIX-NNN format"),
-    "PV-010": ("warning", "metadata.version is not semver"),
-    "PV-011": ("warning", "partial contract: only metadata and falsification tests checked"),
-}
+__all__ = ["MISSPELLINGS", "RULES", "contract_rules", "make", "resolve_obligation", "unknown_key"]
 
 MISSPELLINGS: dict[str, str] = {
     "falsification": "falsification_tests",
@@ -87,6 +54,7 @@ _SEMVER = re.compile(
 _FALSIFY_ID = re.compile(r"^FALSIFY-(?:[A-Z][A-Z0-9]*-)*\d{3,}$")
 _KANI_ID = re.compile(r"^KANI-(?:[A-Z][A-Z0-9]*-)*\d{3,}$")
 _IMPLICIT = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*?)-(?P<abbr>[A-Z]+)-(?P<n>\d+)$")
+_TRAILING_NUMBER = re.compile(r"-?\d+$")
 _ABBREVIATIONS: dict[str, str] = {
     "INV": "invariant", "BND": "bound", "MON": "monotonicity", "MONO": "monotonicity",
     "ORD": "ordering", "EQV": "equivalence", "EQ": "equivalence", "LIN": "linearity",
@@ -94,24 +62,6 @@ _ABBREVIATIONS: dict[str, str] = {
     "SYM": "symmetry", "ASSOC": "associativity", "COMP": "completeness", "SND": "soundness",
     "DET": "determinism", "RT": "roundtrip", "TERM": "termination",
 }  # fmt: skip
-
-
-def make(
-    doc: Document, rule: str, path: JsonPath, message: str, hint: str | None = None
-) -> Finding:
-    """A finding for `rule` at `path`, with the rule table's severity."""
-    return doc.finding(rule, RULES[rule][0], path, message, hint)
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
-    value = data.get(key)
-    if not isinstance(value, list):
-        return []
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
 def unknown_key(doc: Document, path: JsonPath, key: str, known: Iterable[str]) -> Finding:
@@ -127,149 +77,155 @@ def unknown_key(doc: Document, path: JsonPath, key: str, known: Iterable[str]) -
     return make(doc, "PV-002", where, f"unknown key '{key}'", hint)
 
 
-def contract_rules(doc: Document, data: dict[str, Any], *, kernel: bool = True) -> list[Finding]:
-    """Every per-file rule for a contract. `kernel=False` (declared non-kernel kinds) skips
-    the requirement to have equations, as the Rust pv's kinds do."""
-    out = _metadata_rules(doc, data)
-    out += _equation_rules(doc, data, kernel=kernel)
-    out += _obligation_rules(doc, data)
-    out += falsification_rules(doc, data)
-    out += _kani_rules(doc, data)
+def contract_rules(doc: Document, data: dict[str, Any], known: frozenset[str]) -> list[Finding]:
+    """Every per-file rule for a contract of any kind; `known` are the top-level keys the
+    schema declares (the rest are downstream blocks, checked only for near-misses)."""
+    kind = kinds.effective_kind(data)
+    out = metadata_rules(doc, data)
+    out += kinds.top_level_rules(doc, data, known)
+    out += misspelled_blocks(doc, data, known)
+    if kind == "kernel":
+        out += _kernel_rules(doc, data)
+    else:
+        out += obligation_rules(doc, data) + falsification_rules(doc, data) + _kani_rules(doc, data)
+    if kind == "beat-benchmark":
+        out += kinds.beat_rules(doc, data)
+    if kind == "kaizen":
+        out += kaizen.kaizen_rules(doc, data)
+    return out + kinds.crux_rules(doc, data)
+
+
+def _kernel_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
+    out = _equation_rules(doc, data) + _provability(doc, data)
+    out += obligation_rules(doc, data) + falsification_rules(doc, data) + _kani_rules(doc, data)
     if "qa_gate" not in data:
-        out.append(
-            make(
-                doc, "SCHEMA-013", (), "no qa_gate defined: a contract should define a quality gate"
-            )
-        )
+        message = "no qa_gate defined: a contract should define a quality gate"
+        out.append(make(doc, "SCHEMA-013", (), message))
+    if "kind" not in kinds.metadata(data):
+        # Say once, on the first error, why a file that never called itself a kernel was held
+        # to the kernel rules.
+        for i, f in enumerate(out):
+            if f.severity == "error":
+                hint = f.suggestion or "declare metadata.kind if this is not a kernel"
+                out[i] = replace(f, message=f"{f.message} ({kinds.KIND_DEFAULT})", suggestion=hint)
+                break
     return out
 
 
-def _metadata_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
+def _provability(doc: Document, data: dict[str, Any]) -> list[Finding]:
+    """PROVABILITY-001: a kernel states obligations, tests and harnesses, and has at least as
+    many tests as obligations."""
+    lengths = {
+        k: len(v) if isinstance(v := data.get(k), list) else 0
+        for k in ("proof_obligations", "falsification_tests", "kani_harnesses")
+    }
+    messages = [f"kernel contract has no {k}" for k, n in lengths.items() if n == 0]
+    tests, obligations = lengths["falsification_tests"], lengths["proof_obligations"]
+    if tests < obligations:
+        messages.append(f"falsification_tests ({tests}) < proof_obligations ({obligations})")
+    hint = "add them, or declare metadata.kind if this is not a kernel"
+    return [make(doc, "PROVABILITY-001", (), m, hint) for m in messages]
+
+
+def misspelled_blocks(doc: Document, data: dict[str, Any], known: frozenset[str]) -> list[Finding]:
+    """PV-003 (a warning) for a top-level key in our misspelling table that is no near-miss
+    (those are SCHEMA-019): `falsification:` is read by nothing that counts tests."""
+    return [
+        make(
+            doc,
+            "PV-003",
+            (key,),
+            f"'{key}' is not '{MISSPELLINGS[key]}': nothing counts or checks what is under it",
+            f"rename to '{MISSPELLINGS[key]}'",
+        )
+        for key in data
+        if key in MISSPELLINGS and kinds.near_miss(key) in (None, key)
+    ]
+
+
+def metadata_rules(
+    doc: Document, data: dict[str, Any], *, references: bool = True
+) -> list[Finding]:
+    """SCHEMA-001 (unless `references` is False: partial contracts cite in their comments),
+    SCHEMA-002 and PV-010 (a version must be MAJOR.MINOR.PATCH)."""
     out: list[Finding] = []
     meta = data.get("metadata")
     if not isinstance(meta, dict):
         return out
     refs = meta.get("references")
-    if not isinstance(refs, list) or not any(_text(r) for r in refs):
-        out.append(
-            make(
-                doc,
-                "SCHEMA-001",
-                ("metadata", "references"),
-                "metadata.references must not be empty: cite the source paper(s)",
-            )
-        )
+    if references and (not isinstance(refs, list) or not any(text(r) for r in refs)):
+        message = "metadata.references must not be empty: cite the source paper(s)"
+        out.append(make(doc, "SCHEMA-001", ("metadata", "references"), message))
     version = meta.get("version")
-    if not _text(version) and not isinstance(version, (int, float)):
-        out.append(
-            make(doc, "SCHEMA-002", ("metadata", "version"), "metadata.version must not be empty")
-        )
-    elif isinstance(version, str) and not _SEMVER.match(version):
-        out.append(
-            make(
-                doc,
-                "PV-010",
-                ("metadata", "version"),
-                f"metadata.version '{version}' is not semver",
-                'use MAJOR.MINOR.PATCH, e.g. "1.0.0"',
-            )
-        )
+    if not text(version) and not isinstance(version, (int, float)):
+        message = "metadata.version must not be empty"
+        out.append(make(doc, "SCHEMA-002", ("metadata", "version"), message))
+    elif isinstance(version, str) and not _SEMVER.match(version.strip()):
+        message = f"metadata.version '{version}' is not MAJOR.MINOR.PATCH"
+        hint = 'use MAJOR.MINOR.PATCH such as "1.0.0"'
+        out.append(make(doc, "PV-010", ("metadata", "version"), message, hint))
     return out
 
 
-def _equation_rules(doc: Document, data: dict[str, Any], *, kernel: bool) -> list[Finding]:
-    equations = data.get("equations")
-    if not isinstance(equations, dict) or not equations:
-        if not kernel:
-            return []
-        return [
-            make(doc, "SCHEMA-003", ("equations",), "equations must contain at least one equation")
-        ]
+def equations(data: dict[str, Any]) -> dict[str, Any]:
+    """`equations` as a map: the newer dialect also writes a list whose items carry an `id`."""
+    value = data.get("equations")
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        return {
+            str(eq.get("id", f"equation_{i}")) if isinstance(eq, dict) else f"equation_{i}": eq
+            for i, eq in enumerate(value)
+        }
+    return {}
+
+
+def _equation_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
+    found = equations(data)
+    if not found:
+        message = "equations must contain at least one equation"
+        return [make(doc, "SCHEMA-003", ("equations",), message)]
+    listed = isinstance(data.get("equations"), list)
     return [
         make(
             doc,
             "SCHEMA-004",
-            ("equations", name, "formula"),
+            ("equations", i if listed else name, "formula"),
             f"equations.{name}.formula must not be empty",
         )
-        for name, eq in equations.items()
-        if isinstance(eq, dict) and not _text(eq.get("formula"))
+        for i, (name, eq) in enumerate(found.items())
+        if isinstance(eq, dict) and not text(eq.get("formula"))
     ]
 
 
-def _obligation_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
-    out: list[Finding] = []
-    seen: set[str] = set()
-    for i, ob in _items(data, "proof_obligations"):
-        if not _text(ob.get("property")):
-            out.append(
-                make(
-                    doc,
-                    "SCHEMA-005",
-                    ("proof_obligations", i, "property"),
-                    f"proof_obligations[{i}].property must not be empty",
-                )
-            )
-        formal = ob.get("formal")
-        if isinstance(formal, str):
-            if formal in seen:
-                out.append(
-                    make(
-                        doc,
-                        "SCHEMA-006",
-                        ("proof_obligations", i, "formal"),
-                        f"duplicate formal predicate: {formal}",
-                    )
-                )
-            seen.add(formal)
-    return out
-
-
 def falsification_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
-    """SCHEMA-007/008/009 and the id format, for contracts and partial contracts alike."""
+    """SCHEMA-007/008/009 and the id format, for contracts and partial contracts alike. The
+    older spellings `expected` / `fails_if` count as `prediction` / `if_fails`."""
     out: list[Finding] = []
     seen: set[str] = set()
-    for i, test in _items(data, "falsification_tests"):
+    for i, test in items(data, "falsification_tests"):
         tid, where = str(test.get("id", "")), ("falsification_tests", i)
         if tid in seen:
-            out.append(
-                make(doc, "SCHEMA-007", (*where, "id"), f"duplicate falsification test id: {tid}")
-            )
+            message = f"duplicate falsification test id: {tid}"
+            out.append(make(doc, "SCHEMA-007", (*where, "id"), message))
         seen.add(tid)
         if tid and not _FALSIFY_ID.match(tid):
-            out.append(
-                make(
-                    doc,
-                    "PV-009",
-                    (*where, "id"),
-                    f"falsification id '{tid}' is not FALSIFY-PREFIX-NNN",
-                )
-            )
-        if not _text(test.get("prediction")):
-            out.append(
-                make(
-                    doc,
-                    "SCHEMA-008",
-                    (*where, "prediction"),
-                    f"{tid}: prediction must not be empty: a test must make a falsifiable claim",
-                )
-            )
-        if not _text(test.get("if_fails")):
-            out.append(
-                make(
-                    doc,
-                    "SCHEMA-009",
-                    (*where, "if_fails"),
-                    f"{tid}: if_fails is empty: it should describe the root-cause diagnosis",
-                )
-            )
+            message = f"falsification id '{tid}' is not FALSIFY-PREFIX-NNN"
+            out.append(make(doc, "PV-009", (*where, "id"), message))
+        if not text(first(test, "prediction", "expected")):
+            message = f"{tid}: prediction must not be empty: a test must make a falsifiable claim"
+            out.append(make(doc, "SCHEMA-008", (*where, "prediction"), message))
+        if not text(first(test, "if_fails", "fails_if")):
+            message = f"{tid}: if_fails is empty: it should describe the root-cause diagnosis"
+            out.append(make(doc, "SCHEMA-009", (*where, "if_fails"), message))
     return out
 
 
 def _kani_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
-    for i, harness in _items(data, "kani_harnesses"):
+    index: _Obligations | None = None
+    for i, harness in items(data, "kani_harnesses"):
         hid, where = str(harness.get("id", "")), ("kani_harnesses", i)
         if hid in seen:
             out.append(make(doc, "SCHEMA-010", (*where, "id"), f"duplicate Kani harness id: {hid}"))
@@ -277,55 +233,62 @@ def _kani_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
         if hid and not _KANI_ID.match(hid):
             message = f"Kani harness id '{hid}' is not KANI-PREFIX-NNN"
             out.append(make(doc, "PV-009", (*where, "id"), message))
-        out += _kani_obligation(doc, data, hid, where, harness.get("obligation"))
+        obligation = harness.get("obligation")
+        if not text(obligation):
+            message = f"{hid}: obligation must not be empty: a harness must name a proof obligation"
+            out.append(make(doc, "SCHEMA-011", (*where, "obligation"), message))
+        else:
+            index = index or _Obligations(data)
+            if not index.resolves(str(obligation).strip()):
+                message = f"{hid}: obligation '{obligation}' names no equation or proof obligation"
+                out.append(make(doc, "PV-005", (*where, "obligation"), message, _PV005_HINT))
         if "bound" not in harness:
             message = f"{hid}: bound not specified: Kani needs an unwind bound"
             out.append(make(doc, "SCHEMA-012", (*where, "bound"), message))
     return out
 
 
-def _kani_obligation(
-    doc: Document, data: dict[str, Any], hid: str, where: JsonPath, obligation: Any
-) -> list[Finding]:
-    if not _text(obligation):
-        message = f"{hid}: obligation must not be empty: a harness must name a proof obligation"
-        return [make(doc, "SCHEMA-011", (*where, "obligation"), message)]
-    if resolve_obligation(data, str(obligation).strip()):
-        return []
-    message = f"{hid}: obligation '{obligation}' names no equation or proof obligation"
-    hint = (
-        "use an equation name, a 1-based obligation index, or PREFIX-ABBR-N "
-        "(e.g. CE-BND-2: the second `bound` obligation)"
-    )
-    return [make(doc, "PV-005", (*where, "obligation"), message, hint)]
+_PV005_HINT = (
+    "use an equation name, a 1-based obligation index, or PREFIX-ABBR-N "
+    "(e.g. CE-BND-2: the second `bound` obligation)"
+)
 
 
-def _prefixes(data: dict[str, Any]) -> set[str]:
-    out: set[str] = set()
-    for key, head in (("falsification_tests", "FALSIFY-"), ("kani_harnesses", "KANI-")):
-        for _, item in _items(data, key):
-            tid = str(item.get("id", ""))
-            if tid.startswith(head):
-                out.add(re.sub(r"-?\d+$", "", tid[len(head) :]))
-    return out
+class _Obligations:
+    """What a Kani `obligation` may name in one contract, gathered once per contract."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        obligations = [ob for _, ob in items(data, "proof_obligations")]
+        self.names = set(equations(data))
+        for ob in obligations:
+            for name in (ob.get("id"), first(ob, "property", "statement")):
+                if isinstance(name, str):
+                    self.names.add(name)
+        self.count = len(obligations)
+        self.types = [ob.get("type") for ob in obligations]
+        self.prefixes: set[str] = set()
+        for key, head in (("falsification_tests", "FALSIFY-"), ("kani_harnesses", "KANI-")):
+            for _, item in items(data, key):
+                tid = str(item.get("id", ""))
+                if tid.startswith(head):
+                    self.prefixes.add(_TRAILING_NUMBER.sub("", tid[len(head) :]))
+
+    def resolves(self, name: str) -> bool:
+        if name in self.names:
+            return True
+        if name.isdigit():
+            return 1 <= int(name) <= self.count
+        match = _IMPLICIT.match(name)
+        if match is None or match["abbr"] not in _ABBREVIATIONS:
+            return False
+        if match["prefix"] not in self.prefixes:
+            return False
+        wanted = _ABBREVIATIONS[match["abbr"]]
+        return 1 <= int(match["n"]) <= self.types.count(wanted)
 
 
 def resolve_obligation(data: dict[str, Any], name: str) -> bool:
     """Whether a Kani `obligation` names something real: an equation, an obligation id or
     property, a 1-based index (``"2"``), or an implicit id ``PREFIX-ABBR-N`` (the N-th
     obligation of that type in the contract whose ids use PREFIX)."""
-    equations = data.get("equations")
-    if isinstance(equations, dict) and name in equations:
-        return True
-    obligations = [ob for _, ob in _items(data, "proof_obligations")]
-    if any(name in (ob.get("id"), ob.get("property")) for ob in obligations):
-        return True
-    if name.isdigit():
-        return 1 <= int(name) <= len(obligations)
-    match = _IMPLICIT.match(name)
-    if match is None or match["abbr"] not in _ABBREVIATIONS:
-        return False
-    if match["prefix"] not in _prefixes(data):
-        return False
-    wanted = _ABBREVIATIONS[match["abbr"]]
-    return 1 <= int(match["n"]) <= sum(1 for ob in obligations if ob.get("type") == wanted)
+    return _Obligations(data).resolves(name)

@@ -1,104 +1,45 @@
 """`pv validate` end to end: discover files, load, schema, rules, cross-file rules.
 
 Each file is classified by shape: a mapping with `bindings` is a binding registry (checked
-against its own schema); one with `metadata` but none of `equations`, `proof_obligations`,
-`kani_harnesses` is a *partial contract* (aprender/'s kernel-fusion, layer-parity, ... are
-such fragments: their own top-level sections are allowed, only `metadata` and the standard
-sections they do carry are checked, and PV-011 warns unless `metadata.kind` declares a
-non-kernel kind); everything else is a contract. One run reports every file.
+against its own schema). A contract's `metadata.kind` (kernel when absent) decides which rules
+apply, as in the newer Rust pv. One older shape stays as it was: a file with `metadata`, no
+declared kind and none of `equations`, `proof_obligations`, `kani_harnesses` is a *partial
+contract* (aprender/'s kernel-fusion, layer-parity, ... are such fragments): only its metadata,
+top-level keys and falsification tests are checked, and PV-011 warns. One run reports every file.
 """
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pv import crossfile
 from pv.crossfile import Located
-from pv.findings import Finding, count, sort_findings
+from pv.findings import Finding, sort_findings
+from pv.result import COUNTED, FileResult, Report
 
 if TYPE_CHECKING:
     from pv.cache import Cache
     from pv.load import Document
 
-NON_KERNEL_KINDS = frozenset({"registry", "model-family", "pattern", "schema"})
+__all__ = ["COUNTED", "FileResult", "Report", "check_document", "discover", "validate_paths"]
+
+# An absolute path abspath would leave as it is: no empty, `.` or `..` component, no trailing /.
+_NORMAL_ABSOLUTE = re.compile(r"^/(?!.*(?://|/\.\.?(?:/|$)|/$))" if os.sep == "/" else r"^(?!)")
 READ_LIMIT = 1024 * 1024 + 1  # pv.load.MAX_BYTES + 1 (a test keeps them in step)
-COUNTED = ("equations", "proof_obligations", "falsification_tests", "kani_harnesses")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileResult:
-    """What one file contributed: its findings plus the facts the cross-file rules need."""
-
-    file: str
-    kind: str  # contract | partial | binding | refused
-    findings: tuple[Finding, ...] = ()
-    depends_on: tuple[Located, ...] = ()
-    falsification_ids: tuple[Located, ...] = ()
-    equations: tuple[str, ...] = ()
-    counts: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def stem(self) -> str:
-        return os.path.splitext(os.path.basename(self.file))[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, the inverse of `from_dict` (the cache stores this)."""
-        return {
-            "kind": self.kind,
-            "findings": [f.to_dict() for f in self.findings],
-            "depends_on": [[x.name, x.line, x.column] for x in self.depends_on],
-            "falsification_ids": [[x.name, x.line, x.column] for x in self.falsification_ids],
-            "equations": list(self.equations),
-            "counts": dict(self.counts),
-        }
-
-    @classmethod
-    def from_dict(cls, file: str, raw: dict[str, Any]) -> FileResult:
-        """Rebuild a result for `file`; raises on malformed input (the cache then ignores it)."""
-        findings = tuple(Finding.from_dict(f) for f in raw["findings"])
-        if any(f.file != file for f in findings):
-            raise ValueError("cached findings name another file")
-        return cls(
-            file=file,
-            kind=str(raw["kind"]),
-            findings=findings,
-            depends_on=_unlocate(file, raw["depends_on"]),
-            falsification_ids=_unlocate(file, raw["falsification_ids"]),
-            equations=tuple(str(e) for e in raw["equations"]),
-            counts={str(k): int(v) for k, v in raw["counts"].items()},
-        )
-
-
-def _unlocate(file: str, rows: list[list[Any]]) -> tuple[Located, ...]:
-    return tuple(Located(file=file, name=str(n), line=int(a), column=int(b)) for n, a, b in rows)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Report:
-    """The whole run: per-file results and every finding, sorted for output."""
-
-    files: tuple[FileResult, ...]
-    findings: tuple[Finding, ...]
-
-    @property
-    def errors(self) -> int:
-        return count(self.findings, "error")
-
-    @property
-    def warnings(self) -> int:
-        return count(self.findings, "warning")
-
-    def totals(self) -> dict[str, int]:
-        """Contracts and their equations / obligations / tests / harnesses, summed."""
-        out = {"contracts": sum(1 for r in self.files if r.kind == "contract")}
-        for key in COUNTED:
-            out[key] = sum(r.counts.get(key, 0) for r in self.files if r.kind == "contract")
-        return out
+# Top-level keys the Rust parser reads as empty when they hold nothing (`key:` alone).
+EMPTY_AS: dict[str, dict[str, Any] | list[Any]] = {
+    "equations": {},
+    "proof_obligations": [],
+    "falsification_tests": [],
+    "kani_harnesses": [],
+}
+EMPTY_AS_ABSENT = ("qa_gate", "kernel_structure", "verification_summary", "coq_spec", "beat")
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:
@@ -109,9 +50,7 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
     for arg in paths:
         path = Path(arg)
         if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-            )
+            found += [Path(p) for p in _yaml_files(os.fspath(path))]
         elif path.is_file():
             found.append(path)
         else:
@@ -120,12 +59,36 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
     return unique, missing
 
 
+def _yaml_files(top: str) -> list[str]:
+    """Every *.yaml / *.yml file below `top`, sorted by path components (as sorted Paths
+    would be). os.scandir, not Path.rglob: at 1,726 files rglob's Path objects cost more than
+    a warm run's validation. Symlinked folders are followed, each real folder once."""
+    out: list[str] = []
+    stack, seen = [top], set()
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        st = entry.stat()
+                        if (st.st_dev, st.st_ino) not in seen:
+                            seen.add((st.st_dev, st.st_ino))
+                            stack.append(entry.path)
+                    elif os.path.splitext(entry.name)[1] in (".yaml", ".yml") and entry.is_file():
+                        out.append(entry.path)
+        except OSError:
+            continue
+    return sorted(out, key=lambda p: p.split(os.sep))
+
+
 def display_name(path: Path, cwd: str | None = None) -> str:
     """The name findings use: relative to the current directory when below it."""
-    base = cwd if cwd is not None else os.getcwd()
-    absolute = os.path.abspath(path)
-    if absolute.startswith(base.rstrip(os.sep) + os.sep):
-        return Path(absolute[len(base.rstrip(os.sep)) + 1 :]).as_posix()
+    base = (cwd if cwd is not None else os.getcwd()).rstrip(os.sep) + os.sep
+    absolute = os.fspath(path)
+    if not _NORMAL_ABSOLUTE.match(absolute):  # abspath's normalising is a warm run's cost
+        absolute = os.path.abspath(absolute)
+    if absolute.startswith(base):
+        return absolute[len(base) :].replace(os.sep, "/")
     return Path(path).as_posix()
 
 
@@ -133,45 +96,66 @@ def classify(data: dict[str, Any]) -> str:
     """contract, partial or binding (see the module docstring)."""
     if "bindings" in data and "metadata" not in data:
         return "binding"
-    if "metadata" in data and not any(k in data for k in COUNTED[:2] + COUNTED[3:]):
+    meta = data.get("metadata")
+    declared = isinstance(meta, dict) and ("kind" in meta or meta.get("registry") is True)
+    if "metadata" in data and not declared and not any(k in data for k in _SHAPING):
         return "partial"
     return "contract"
 
 
+_SHAPING = ("equations", "proof_obligations", "kani_harnesses")
+
+
 def check_document(doc: Document) -> FileResult:
     """Every per-file finding for one loaded document (no file system access)."""
-    from pv import rules
-
     if doc.data is None:
         return FileResult(file=doc.file, kind="refused", findings=doc.findings)
-    data, kind = doc.data, classify(doc.data)
-    declared = (
-        data.get("metadata", {}).get("kind") if isinstance(data.get("metadata"), dict) else None
-    )
-    kernel = declared not in NON_KERNEL_KINDS
-    if kind == "binding":
-        findings = _schema_findings(doc, data, "binding", top_level_open=False)
-        return FileResult(file=doc.file, kind=kind, findings=tuple(findings))
-    findings = _schema_findings(
-        doc, data, "contract", top_level_open=kind == "partial" or not kernel
-    )
-    if kind == "partial":
+    from pv import kinds, rules, schema  # deferred: only a cache miss needs them
+
+    data, shape = doc.data, classify(doc.data)
+    if shape == "binding":
+        findings = list(doc.findings) + _schema_findings(doc, data, "binding")
+        return FileResult(file=doc.file, kind=shape, findings=tuple(findings))
+    findings = list(doc.findings) + _empty_sections(doc, data)
+    findings += _schema_findings(doc, data, "contract")
+    known = schema.known_keys("contract", ())
+    if shape == "partial":
+        findings += rules.metadata_rules(doc, data, references=False)
+        findings += kinds.top_level_rules(doc, data, known)
+        findings += rules.misspelled_blocks(doc, data, known)
         findings += rules.falsification_rules(doc, data)
-        if kernel:
-            message = "partial contract: only metadata and the known sections were checked"
-            hint = "add equations/proof_obligations/kani_harnesses, or declare metadata.kind"
-            findings.append(rules.make(doc, "PV-011", (), message, hint))
+        message = "partial contract: only metadata and the known sections were checked"
+        hint = "add equations/proof_obligations/kani_harnesses, or declare metadata.kind"
+        findings.append(rules.make(doc, "PV-011", (), message, hint))
     else:
-        findings += rules.contract_rules(doc, data, kernel=kernel)
+        findings += rules.contract_rules(doc, data, known)
     return FileResult(
         file=doc.file,
-        kind=kind,
+        kind=shape,
+        contract_kind=kinds.effective_kind(data),
         findings=tuple(findings),
         depends_on=_located(doc, data, "metadata", "depends_on"),
         falsification_ids=_located(doc, data, "falsification_tests", "id"),
-        equations=tuple(data["equations"]) if isinstance(data.get("equations"), dict) else (),
+        equations=tuple(rules.equations(data)),
         counts={k: len(data[k]) for k in COUNTED if isinstance(data.get(k), (list, dict))},
     )
+
+
+def _empty_sections(doc: Document, data: dict[str, Any]) -> list[Finding]:
+    """PV-012: `falsification_tests:` with nothing after it is YAML null; the Rust parser reads
+    it as an empty list (or an absent block), so pv does too, and says so."""
+    from pv import rules
+
+    out = []
+    for key in [k for k in data if data[k] is None and (k in EMPTY_AS or k in EMPTY_AS_ABSENT)]:
+        if key in EMPTY_AS:
+            data[key] = type(EMPTY_AS[key])()
+            message = f"'{key}:' has no value; read as empty"
+        else:
+            del data[key]
+            message = f"'{key}:' has no value; read as absent"
+        out.append(rules.make(doc, "PV-012", (key,), message, f"write '{key}: []' or remove it"))
+    return out
 
 
 def _located(doc: Document, data: dict[str, Any], section: str, key: str) -> tuple[Located, ...]:
@@ -182,27 +166,24 @@ def _located(doc: Document, data: dict[str, Any], section: str, key: str) -> tup
             line, col = doc.position((section, key, i))
             out.append(Located(file=doc.file, name=str(name), line=line, column=col))
     elif isinstance(value, list):
-        for i, item in enumerate(value):
+        where = doc.item_positions(section, key)
+        if len(where) != len(value):  # the section came from a `<<` merge
+            where = [doc.position((section, i, key)) for i in range(len(value))]
+        for item, (line, col) in zip(value, where, strict=True):
             if isinstance(item, dict) and isinstance(item.get(key), str):
-                line, col = doc.position((section, i, key))
                 out.append(Located(file=doc.file, name=item[key], line=line, column=col))
     return tuple(out)
 
 
-def _schema_findings(
-    doc: Document, data: dict[str, Any], kind: Any, *, top_level_open: bool
-) -> list[Finding]:
+def _schema_findings(doc: Document, data: dict[str, Any], kind: Any) -> list[Finding]:
     from pv import rules, schema  # deferred: only a cache miss needs them
 
-    checked = (
-        {k: v for k, v in data.items() if k in schema.known_keys(kind, ())}
-        if top_level_open
-        else data
-    )
-    violations = schema.check(checked, kind)
+    violations = schema.check(data, kind)
+    if not violations:
+        return []
     out = _coerce_plain_scalars(doc, data, violations)
     if out:
-        violations = schema.check(checked, kind)
+        violations = schema.check(data, kind)
     for v in violations:
         if v.keyword == "additionalProperties":
             known = schema.known_keys(kind, v.path)
@@ -213,7 +194,7 @@ def _schema_findings(
             ]
         else:
             out.append(rules.make(doc, "PV-001", v.path, v.message))
-    return out
+    return list(dict.fromkeys(out))  # one finding per problem, however the schema reached it
 
 
 def _coerce_plain_scalars(
@@ -245,24 +226,55 @@ def validate_file(path: Path, display: str | None = None) -> FileResult:
 
 
 def validate_paths(files: Sequence[Path], *, cache: Cache | None = None) -> Report:
-    """Check every file (through `cache` when given), then the cross-file rules."""
+    """Check every file (through `cache` when given), then the cross-file rules. With a cache,
+    a run whose files, names and neighbouring contracts are all unchanged is answered from the
+    last run's report without looking at any entry."""
     cwd = os.getcwd()
-    results = [_one(path, display_name(path, cwd), cache) for path in files]
+    names = [display_name(path, cwd) for path in files]
+    raws: list[bytes | None] = [None] * len(files)
+    run = None
     if cache is not None:
-        cache.flush()
+        raws = [_read_or_none(path) for path in files]
+        if all(raw is not None for raw in raws):
+            run = cache.run_key(_run_parts(cache, names, raws))
+            last = cache.get_run(run)
+            if last is not None:
+                return last
+    # Loading builds many short-lived trees that hold no cycles, so refcounting frees them;
+    # the cyclic collector, run every few hundred allocations, only re-walks what is alive.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        results = [_one(*args, cache) for args in zip(files, names, raws, strict=True)]
+    finally:
+        if collecting:
+            gc.enable()
     findings = [f for r in results for f in r.findings]
     findings += _cross_file(results)
-    return Report(files=tuple(results), findings=tuple(sort_findings(findings)))
-
-
-def _one(path: Path, display: str, cache: Cache | None) -> FileResult:
+    report = Report(files=tuple(results), findings=tuple(sort_findings(findings)))
     if cache is not None:
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read(READ_LIMIT)
-        except OSError:
-            raw = None
-        hit = cache.get(raw, display) if raw is not None else None
+        cache.flush()
+        if run is not None:
+            cache.put_run(run, report)
+    return report
+
+
+def _run_parts(cache: Cache, names: list[str], raws: list[bytes | None]) -> list[str]:
+    parts = [cache.key(raw, name) for name, raw in zip(names, raws, strict=True) if raw is not None]
+    folders = sorted({os.path.dirname(name) for name in names})
+    return parts + [f"{folder}:{','.join(sorted(_stems_in(folder)))}" for folder in folders]
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return _read(path)
+    except OSError:
+        return None
+
+
+def _one(path: Path, display: str, raw: bytes | None, cache: Cache | None) -> FileResult:
+    if cache is not None and raw is not None:
+        hit = cache.get(raw, display)
         if hit is not None:
             return hit
     from pv.load import load_bytes, load_file  # deferred: a cache hit never imports yaml
@@ -272,6 +284,17 @@ def _one(path: Path, display: str, cache: Cache | None) -> FileResult:
     result = check_document(load_bytes(raw, display))
     cache.put(raw, display, result)
     return result
+
+
+def _read(path: Path) -> bytes:
+    """At most READ_LIMIT bytes of a file; one os.read without a buffered file object, which
+    at 1,726 files is a measurable part of a warm run. A short read of a regular file is its
+    end (os.read retries on signals)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, READ_LIMIT)
+    finally:
+        os.close(fd)
 
 
 @cache

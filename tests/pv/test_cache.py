@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pv import cache as cache_mod
+from pv import validate
 from pv.cache import Cache
 from pv.validate import FileResult, validate_file, validate_paths
 
@@ -118,7 +119,35 @@ def test_open_uses_the_env_folder_and_warm_runs_skip_checking(
     monkeypatch.setattr("pv.validate.check_document", lambda doc: calls.append(doc.file))
     second = validate_paths([EXAMPLE], cache=Cache.open())
     assert calls == []
-    assert second == first
+    assert second.findings == first.findings
+    assert [(r.file, r.kind, r.contract_kind, r.counts) for r in second.files] == [
+        (r.file, r.kind, r.contract_kind, r.counts) for r in first.files
+    ]
+
+
+def test_the_last_run_is_reused_only_while_nothing_it_read_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = EXAMPLE.read_bytes()
+    (tmp_path / "a.yaml").write_bytes(
+        text.replace(b"metadata:", b"metadata:\n  depends_on: [b]", 1)
+    )
+    (tmp_path / "b.yaml").write_bytes(text)
+    cache = Cache(tmp_path / "c", "salt")
+    first = validate_paths([tmp_path / "a.yaml"], cache=cache)
+    assert "PV-006" not in {f.rule for f in first.findings}  # b.yaml sits beside it
+    with monkeypatch.context() as patch:
+        calls: list[str] = []
+        patch.setattr(cache, "get", lambda *a: calls.append("entry"))
+        assert validate_paths([tmp_path / "a.yaml"], cache=cache).findings == first.findings
+        assert calls == []  # answered by the run, not by the entries
+    (tmp_path / "b.yaml").unlink()  # a.yaml is unchanged, its neighbour is gone
+    validate._stems_in.cache_clear()  # as a new process would list the folder again
+    again = validate_paths([tmp_path / "a.yaml"], cache=cache)
+    assert "PV-006" in {f.rule for f in again.findings}
+    (tmp_path / "c" / cache_mod.RUN).write_text("{damaged")
+    assert validate_paths([tmp_path / "a.yaml"], cache=cache).findings == again.findings
 
 
 def test_default_folder_is_pv_cache_in_the_cwd(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ from pv.gate import (
 CONTRACT = """\
 metadata:
   version: "1.0.0"
+  kind: pattern
   description: "gate test"
   references: ["r"]
 equations:
@@ -251,7 +252,7 @@ def test_cli():
     CliRunner().invoke(cli, [])
 """
 REGISTRY = """\
-metadata: {version: "1.0.0", kind: registry, description: "r"}
+metadata: {version: "1.0.0", kind: registry, description: "r", references: ["r"]}
 commands:
   tiny:
     description: Tiny

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pv import load
 from pv.load import MAX_BYTES, load_bytes, load_file
@@ -58,7 +59,6 @@ def test_merge_of_a_list_of_mappings_and_of_a_scalar() -> None:
 @pytest.mark.parametrize(
     ("raw", "rule", "line"),
     [
-        (b"a: 1\na: 2\n", "LOAD-012", 2),
         (b"a: !!python/object/apply:os.system [ls]\n", "LOAD-010", 1),
         (b"a: !!binary aGk=\n", "LOAD-010", 1),
         (b"a: !custom x\n", "LOAD-010", 1),
@@ -80,6 +80,36 @@ def test_bad_input_is_refused_as_one_located_finding(raw: bytes, rule: str, line
     assert [f.rule for f in doc.findings] == [rule]
     assert doc.findings[0].line == line
     assert doc.findings[0].severity == "error"
+
+
+def test_a_duplicate_key_is_an_error_that_does_not_stop_the_load() -> None:
+    doc = load_bytes(b"kind: x\nm:\n  a: 1\n  a: 2\n", "x.yaml")
+    assert doc.data == {"kind": "x", "m": {"a": 2}}
+    assert [(f.rule, f.severity, f.line) for f in doc.findings] == [("SCHEMA-020", "error", 4)]
+    assert "first defined at line 3" in doc.findings[0].message
+
+
+def test_a_clean_file_builds_no_position_map_until_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    walks: list[object] = []
+    monkeypatch.setattr(load._Walker, "walk", lambda self, *a: walks.append(a))
+    doc = load_bytes(b"a:\n  b: [x, y]\n", "x.yaml")
+    assert doc.position(("a", "b", 1)) == (2, 10)
+    assert walks == []  # one lookup follows the tree along its path only
+    assert doc.positions == {}  # the patched walker recorded nothing, but was asked now
+    assert len(walks) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["yes", "Yes", "no", "y", "n", "on", "Off", "null", "~", "", "nully", "true1", "tRue", "1.0",
+     "0x1F", "1_000", "0o17", "012", "2026-01-01", "<<", "=", ".inf", "-.inf", ".nan", "+1",
+     "éclair", "the output", "'quoted'", "!!str 1", "[1]", "{a: 1}"],
+)  # fmt: skip
+def test_the_fast_resolver_gives_the_stock_resolvers_tags(value: str) -> None:
+    text = f"k: {value}\n"
+    stock = yaml.SafeLoader(text).get_single_node()
+    ours = load._Loader(text).get_single_node()
+    assert ours.value[0][1].tag == stock.value[0][1].tag
 
 
 def test_files_over_one_mebibyte_are_refused_without_parsing(tmp_path: Path) -> None:

@@ -100,3 +100,18 @@ def test_long_values_are_shortened_in_messages() -> None:
     out = schema.check({"metadata": {"version": ["x" * 500]}})
     assert out
     assert all(len(v.message) < 200 for v in out)
+
+
+def test_the_schema_names_every_kind_and_an_editor_accepts_every_valid_case() -> None:
+    from pv.kinds import KINDS
+    from tests.pv.test_aprender_cases import FILES, expectations
+
+    assert schema.schema("contract")["$defs"]["metadata"]["properties"]["kind"]["enum"] == list(
+        KINDS
+    )
+    editor = Draft202012Validator(schema.schema("contract"))
+    valid = [p for p in FILES if ("verdict", ["valid"]) in expectations(p)]
+    assert len(valid) > 10
+    for path in valid:
+        data = load_file(path).data
+        assert list(editor.iter_errors(data)) == [], path.name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -57,12 +59,12 @@ def test_discover_recurses_sorts_dedupes_and_reports_missing(tmp_path: Path) -> 
 
 
 def test_one_run_reports_every_file_even_when_some_are_broken(tmp_path: Path) -> None:
-    shutil.copy(EXAMPLES / "bad" / "LOAD-012-duplicate-key.yaml", tmp_path / "a.yaml")
+    shutil.copy(EXAMPLES / "bad" / "LOAD-006-invalid-yaml.yaml", tmp_path / "a.yaml")
     shutil.copy(EXAMPLES / "bad" / "SCHEMA-004-empty-formula.yaml", tmp_path / "b.yaml")
     shutil.copy(EXAMPLES / "good" / "minimal.yaml", tmp_path / "c.yaml")
     report = validate_paths(discover([tmp_path])[0])
     assert [r.kind for r in report.files] == ["refused", "contract", "contract"]
-    assert {f.rule for f in report.findings} >= {"LOAD-012", "SCHEMA-004"}
+    assert {f.rule for f in report.findings} >= {"LOAD-006", "SCHEMA-004"}
     assert report.errors == 2
 
 
@@ -90,15 +92,18 @@ def test_depends_on_may_name_a_sibling_not_given_on_the_command_line(tmp_path: P
     assert report.findings == ()
 
 
-def test_declared_non_kernel_kind_skips_the_equations_rule(tmp_path: Path) -> None:
+def test_declared_non_kernel_kind_skips_the_kernel_rules(tmp_path: Path) -> None:
     text = (
-        'metadata:\n  version: "1.0.0"\n  references: ["r"]\n  kind: registry\n'
-        "entries: [1]\nfalsification_tests: []\nqa_gate: {id: G, name: g}\n"
+        'metadata:\n  version: "1.0.0"\n  description: d\n  references: ["r"]\n'
+        "  kind: registry\nentries: [1]\nfalsification_tests: []\n"
     )
     (tmp_path / "r.yaml").write_text(text)
     report = validate_paths([tmp_path / "r.yaml"])
-    assert report.files[0].kind == "partial"
+    assert (report.files[0].kind, report.files[0].contract_kind) == ("contract", "registry")
     assert report.findings == ()
+    (tmp_path / "r.yaml").write_text(text.replace("registry", "kernel"))
+    rules = {f.rule for f in validate_paths([tmp_path / "r.yaml"]).findings}
+    assert {"SCHEMA-003", "PROVABILITY-001", "SCHEMA-013"} <= rules
 
 
 def test_binding_registry_is_checked_against_its_own_schema(tmp_path: Path) -> None:
@@ -131,3 +136,54 @@ def test_display_names_are_relative_below_the_cwd(
     (tmp_path / "x.yaml").write_text("a: 1\n")
     assert validate.display_name(tmp_path / "x.yaml") == "x.yaml"
     assert validate.display_name(Path("/elsewhere/y.yaml")) == "/elsewhere/y.yaml"
+
+
+def test_a_folder_mixing_both_dialects_reports_each_file_by_its_own_kind(tmp_path: Path) -> None:
+    cases = Path(__file__).parent / "aprender_cases"
+    shutil.copy(EXAMPLES / "good" / "minimal.yaml", tmp_path / "old-kernel.yaml")
+    for name in (
+        "pilot_beat_contract_validates",
+        "healthy_kaizen_record_validates_and_is_exempt_from_provability",
+        "parse_contract_with_kind_model_family",
+        "kaizen_pass_does_not_run_on_other_kinds",
+    ):
+        shutil.copy(cases / f"{name}.yaml", tmp_path / f"{name}.yaml")
+    report = validate_paths(discover([tmp_path])[0])
+    kinds = {Path(r.file).stem: r.contract_kind for r in report.files}
+    assert kinds == {
+        "healthy_kaizen_record_validates_and_is_exempt_from_provability": "kaizen",
+        "kaizen_pass_does_not_run_on_other_kinds": "registry",
+        "old-kernel": "kernel",
+        "parse_contract_with_kind_model_family": "model-family",
+        "pilot_beat_contract_validates": "beat-benchmark",
+    }
+    assert report.errors == 0
+    assert report.kinds() == {"beat-benchmark": 1, "kaizen": 1, "kernel": 1, "model-family": 1,
+                              "registry": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["falsification_tests", "kani_harnesses", "proof_obligations"])
+def test_a_top_level_key_with_no_value_is_an_empty_list_and_only_a_warning(
+    tmp_path: Path, key: str
+) -> None:
+    text = (EXAMPLES / "good" / "minimal.yaml").read_text()
+    text = re.sub(rf"(?m)^{key}:\n(?:[ -].*\n)*", f"{key}:\n", text)
+    text = text.replace("metadata:\n", "metadata:\n  kind: pattern\n")
+    (tmp_path / "c.yaml").write_text(text)
+    result = validate.validate_file(tmp_path / "c.yaml")
+    empty = [(f.severity, f.path) for f in result.findings if f.rule == "PV-012"]
+    assert empty == [("warning", f"$.{key}")]
+    assert all(f.severity == "warning" for f in result.findings)
+    assert result.counts[key] == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/a/b.yaml", "/a//b.yaml", "/a/./b", "/a/../b", "/a/b/", "/a/.h/b", "/a/..x/b", "/", "/a/."],
+)
+def test_the_display_name_shortcut_skips_only_paths_abspath_keeps(path: str) -> None:
+    if validate._NORMAL_ABSOLUTE.match(path):
+        assert os.path.abspath(path) == path
+    absolute = os.path.abspath(path)
+    plain = absolute[3:] if absolute.startswith("/a/") else Path(path).as_posix()
+    assert validate.display_name(Path(path), "/a") == plain
