@@ -178,6 +178,8 @@ def first_contract(name: str, registry: str) -> str:
 metadata:
   version: "1.0.0"
   author: "{name}"
+  # a behavioural contract, so no Kani harnesses are required (a numerical kernel is `kernel`)
+  kind: pattern
   description: >-
     The command-line contract of {name}: every registered command answers --help, and the
     registry ({registry}) matches the live CLI.

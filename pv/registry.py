@@ -170,6 +170,8 @@ def header(project: str, apps: tuple[str, ...]) -> str:
         '  version: "1.0.0"\n'
         f"  description: Every command of {names} with its options, read from the live CLIs.\n"
         "  kind: registry\n"
+        "  references:\n"
+        f'    - "the live command line of {project} (its --help)"\n'
     )
 
 
