@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -38,11 +36,6 @@ def test_targets_are_the_inputs_shifted_by_one_token() -> None:
     assert x.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert y.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
     assert teacher is None
-
-
-def test_an_unreadable_data_file_is_a_data_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"cannot read data file .*missing.txt"):
-        data.read_bytes([tmp_path / "missing.txt"])
 
 
 def test_a_corpus_too_small_for_the_windows_is_refused() -> None:
