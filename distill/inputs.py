@@ -48,7 +48,7 @@ def open_data(
     if stores:
         if len(paths) > 1:
             raise DataError(f"the prepared store {stores[0]} must be the only --data")
-        return store.open_store(paths[0])
+        return store.open_store(paths[0], verify=world.main)  # one hash pass, not one a rank
     target = run_dir / RUN_STORE
     problem = None
     if world.main:
@@ -64,10 +64,24 @@ def open_data(
 
 def load_corpus(
     paths: Sequence[Path], *, run_dir: Path, model_dir: Path | None, vocab_size: int,
-    data_cfg: DataConfig, world: World, role: str,
+    data_cfg: DataConfig, world: World, role: str, fresh: bool,
 ) -> tuple[data.Corpus, DataConfig]:  # fmt: skip
     """The corpus a model of `vocab_size` reads, with `data_cfg` naming its tokenizer; a store
-    made with another tokenizer than the model's (`role`: teacher, model) is refused."""
+    made with another tokenizer than the model's (`role`: teacher, model) is refused. A run
+    directory that did not exist before (`fresh`) is removed again if that refusal left it empty.
+    """
+    try:
+        return _load_corpus(paths, run_dir, model_dir, vocab_size, data_cfg, world, role)
+    except DistillError:
+        if world.main and fresh and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+        raise
+
+
+def _load_corpus(
+    paths: Sequence[Path], run_dir: Path, model_dir: Path | None, vocab_size: int,
+    data_cfg: DataConfig, world: World, role: str,
+) -> tuple[data.Corpus, DataConfig]:  # fmt: skip
     tok = tokenizer.load(model_dir).ident
     cfg = dataclasses.replace(data_cfg, tokenizer=tok.label)
     found = open_data(
@@ -85,9 +99,3 @@ def load_corpus(
             f"prepare the data with --tokenizer {model_dir or '(none: bytes)'}"
         )
     return found.corpus(vocab_size, cfg), cfg
-
-
-def drop_if_empty(run_dir: Path, fresh: bool) -> None:
-    """A run directory this stage created and then refused to fill is removed again."""
-    if fresh and run_dir.is_dir() and not any(run_dir.iterdir()):
-        run_dir.rmdir()

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from distill import batches, cache, data, distributed, inputs, model
+from distill import batches, cache, data, distributed, inputs, model, pairing
 from distill.config import DataConfig, PrecomputeConfig, TrainConfig, as_dict
-from distill.errors import ConfigError, DistillError, ModelError, OutputExistsError
+from distill.errors import ConfigError, ModelError, OutputExistsError
 from distill.progress import Progress
 from distill.train import METADATA, Outcome, train
 
@@ -114,15 +114,10 @@ def pretrain(
         raise ConfigError(f"model vocab_size {gpt.vocab_size} is too small: {BYTE_NEED}")
     fresh = not out_dir.exists()
     _prepare_out(out_dir, resume, world)
-    try:
-        corpus, data_cfg = inputs.load_corpus(
-            data_paths, run_dir=out_dir, model_dir=None, vocab_size=gpt.vocab_size,
-            data_cfg=data_cfg, world=world, role="model",
-        )  # fmt: skip
-    except DistillError:
-        if world.main:
-            inputs.drop_if_empty(out_dir, fresh)
-        raise
+    corpus, data_cfg = inputs.load_corpus(
+        data_paths, run_dir=out_dir, model_dir=None, vocab_size=gpt.vocab_size,
+        data_cfg=data_cfg, world=world, role="model", fresh=fresh,
+    )  # fmt: skip
     net = _fresh_gpt(gpt, cfg.seed)
     run_config = {
         "kind": "pretrain",
@@ -160,7 +155,7 @@ def precompute(
     world, dev = _world(device)
     teacher_dir = model.find_model_dir(teacher_path)
     teacher = model.load_model(teacher_dir)
-    vocab = _real_vocab(teacher, teacher_dir)
+    vocab = pairing.real_vocab(teacher, teacher_dir)
     if data_cfg.seq_len > int(getattr(teacher, "max_seq_len", 1 << 20)):
         raise ConfigError(f"--seq-len {data_cfg.seq_len} exceeds the teacher's context")
     check_out_dir(out_dir)  # write_cache refuses an existing cache inside it
@@ -170,7 +165,7 @@ def precompute(
         )
     corpus, data_cfg = inputs.load_corpus(
         data_paths, run_dir=out_dir, model_dir=teacher_dir, vocab_size=vocab,
-        data_cfg=data_cfg, world=world, role="teacher",
+        data_cfg=data_cfg, world=world, role="teacher", fresh=not out_dir.exists(),
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = Progress("precompute", quiet=quiet)
@@ -189,17 +184,6 @@ def precompute(
         )
     finally:
         bar.close()
-
-
-def _real_vocab(net: torch.nn.Module, model_dir: Path) -> int:
-    """The ids a HF model's tokenizer can produce: rows beyond them are padding, cut away."""
-    from distill import hf, tokenizer
-
-    ident = tokenizer.load(model_dir).ident
-    padded = ident.name != tokenizer.BYTES and ident.vocab_size < model.vocab_size(net)
-    if padded and isinstance(net, hf.HFCausalLM):
-        net.limit_vocab(ident.vocab_size)
-    return model.vocab_size(net)
 
 
 def _student(
@@ -227,7 +211,7 @@ def distill(
     world, dev = _world(device)
     teacher_cache = cache.open_cache(cache_path)
     student, student_id = _student(student_path, size, cfg.seed, teacher_cache.seq_len)
-    _pair(teacher_cache, cache_path, student, student_path)
+    pairing.check_student(teacher_cache, cache_path, student, student_path)
     if teacher_cache.seq_len > int(getattr(student, "max_seq_len", 1 << 20)):
         raise ModelError(f"the cache's seq_len {teacher_cache.seq_len} exceeds the student's")
     _prepare_out(out_dir, resume, world)
@@ -252,33 +236,6 @@ def distill(
         resume=resume,
         world=world,
     )
-
-
-def _pair(
-    teacher_cache: cache.TeacherCache,
-    cache_path: Path,
-    student: torch.nn.Module,
-    student_path: Path | None,
-) -> None:
-    """Refuse a student that reads other ids than the cache; accept a padded vocabulary."""
-    from distill import tokenizer
-
-    theirs = str(teacher_cache.manifest["data"].get("tokenizer", tokenizer.BYTES))
-    mine = tokenizer.load(model.find_model_dir(student_path) if student_path else None).ident
-    if not tokenizer.same(theirs, mine.label):
-        where = student_path or "the built-in GPT"
-        raise ModelError(
-            f"tokenizer mismatch: the cache was made with {tokenizer.describe(theirs, cache_path)}"
-            f", the student uses {tokenizer.describe(mine.label, where)}; "
-            "distil between models that share one tokenizer"
-        )
-    if student_path is not None and model.vocab_size(student) != teacher_cache.vocab_size:
-        _real_vocab(student, model.find_model_dir(student_path))
-    if model.vocab_size(student) != teacher_cache.vocab_size:
-        raise ModelError(
-            f"vocabulary mismatch: the teacher cache has {teacher_cache.vocab_size} ids, "
-            f"the student {model.vocab_size(student)}; they must share one vocabulary"
-        )
 
 
 def generate(

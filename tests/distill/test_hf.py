@@ -254,3 +254,13 @@ def test_models_with_different_tokenizers_are_refused_naming_both(
     assert "the student uses bytes" in builtin
     assert not (root / "y").exists()
     assert not (root / "z").exists()
+
+
+def test_a_damaged_tokenizer_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text("{", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("abc", encoding="utf-8")
+    result = cli("prepare", "--data", tmp_path / "a.txt", "--out", tmp_path / "s", "--tokenizer",
+                 tmp_path / "tok")  # fmt: skip
+    assert "cannot load the tokenizer in" in one_error_line(result)
+    assert not (tmp_path / "s").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from distill.cli import main
 from distill.data import default_text
-from tests.distill.conftest import write_size
+from tests.distill.conftest import TinyRun, write_size
 
 FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4", "--warmup-steps", "1"]
 CPU = ["--device", "cpu", "--quiet"]
@@ -142,16 +143,20 @@ def test_run_takes_data_and_prepares_it_once(tmp_path: Path) -> None:
     ],
 )
 def test_bad_inputs_give_one_line_and_exit_1(
-    tmp_path: Path, name: str, content: str | None, expected: str
+    tmp_path: Path, tiny_run: TinyRun, name: str, content: str | None, expected: str
 ) -> None:
     if content is not None:
         (tmp_path / name).write_text(content, encoding="utf-8")
     line = _one_error_line(cli("prepare", "--data", tmp_path / name, "--out", tmp_path / "s"))
-    assert pytest.importorskip("re").search(expected, line), line
+    assert re.search(expected, line), line
     assert not (tmp_path / "s").exists()
     assert [p.name for p in tmp_path.iterdir()] == ([name] if content is not None else [])
     size = write_size(tmp_path.parent / f"{tmp_path.name}-micro.json")
     pretrain = cli("pretrain", "--data", tmp_path / name, "--out", tmp_path / "t",
                    "--model-size", size, *CPU)  # fmt: skip
-    assert pytest.importorskip("re").search(expected, _one_error_line(pretrain))
+    assert re.search(expected, _one_error_line(pretrain))
     assert not (tmp_path / "t").exists()  # the run directory it created is gone again
+    precompute = cli("precompute", "--teacher", tiny_run.teacher, "--data", tmp_path / name,
+                     "--out", tmp_path / "c", "--seq-len", "16", *CPU)  # fmt: skip
+    assert re.search(expected, _one_error_line(precompute))
+    assert not (tmp_path / "c").exists()

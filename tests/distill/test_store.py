@@ -156,7 +156,8 @@ def test_a_store_must_be_the_only_data_and_must_match_the_models_tokenizer(
     monkeypatch.setattr(tokenizer.ByteTokenizer, "ident", other)
     with pytest.raises(ModelError, match=r"tokenizer mismatch: the store .* made with bytes"):
         inputs.load_corpus([path], run_dir=tmp_path, model_dir=None, vocab_size=256,
-                           data_cfg=DataConfig(seq_len=2), world=World(), role="model")  # fmt: skip
+                           data_cfg=DataConfig(seq_len=2), world=World(), role="model",
+                           fresh=False)  # fmt: skip
 
 
 def test_a_tokenizer_without_eos_cannot_join_documents(tmp_path: Path) -> None:
