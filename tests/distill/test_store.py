@@ -171,3 +171,37 @@ def test_a_tokenizer_without_eos_cannot_join_documents(tmp_path: Path) -> None:
 def test_no_data_files_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no data files"):
         store.prepare([], tmp_path / "s")
+
+
+KILLED_MID_STREAM = """
+import os, signal, sys
+from pathlib import Path
+from distill import readers, store
+
+real = readers.pieces
+def pieces(source, **kw):
+    for n, piece in enumerate(real(source, **kw)):
+        if source.format == "jsonl" and n == 1:
+            os.kill(os.getpid(), signal.SIGKILL)  # as kill -9 would, between two writes
+        yield piece
+readers.pieces = pieces
+store.prepare([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]))
+"""
+
+
+def test_a_prepare_killed_mid_stream_leaves_nothing_a_reader_would_take(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    files = _files(tmp_path)
+    out = tmp_path / "out" / "s"
+    args = [sys.executable, "-c", KILLED_MID_STREAM, str(out), *map(str, files)]
+    proc = subprocess.run(args, capture_output=True, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert not out.exists()
+    assert not store.is_store(out)
+    (partial,) = (tmp_path / "out").iterdir()  # the killed writer's own scratch, never `out`
+    assert partial.name.startswith(".s.partial-")
+    assert store.prepare(files, out) == out  # a new prepare is not disturbed by it
+    assert store.open_store(out).manifest["n_tokens"] == 29
