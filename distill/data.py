@@ -5,6 +5,7 @@ documentation text (`pydoc_data.topics`), present on every Python install."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ class Corpus:
     val: np.ndarray
     vocab_size: int
     digest: str = ""  # a token store's identity: fingerprinted without reading the tokens
+    # A memory-mapped corpus unmaps the pages read so far (after each batch), so a stage's
+    # resident memory stays flat: each window mapped ~0.6 MB around it otherwise (measured).
+    release: Callable[[], None] | None = None
 
 
 def narrow_uint(vocab_size: int) -> np.dtype[np.unsignedinteger]:

@@ -4,7 +4,7 @@ and its output directory before any work, then hands off to the loop or the cach
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,11 +179,22 @@ def precompute(
             teacher_fingerprint=model.fingerprint(teacher_dir),
             data_fingerprint=data.fingerprint(corpus, data_cfg),
             device=dev,
-            on_shard=bar.shard,
+            on_shard=_releasing(corpus, bar.shard),
             world=world,
         )
     finally:
         bar.close()
+
+
+def _releasing(corpus: data.Corpus, hook: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """`hook`, after unmapping the windows of the shard just written (a store's corpus)."""
+
+    def on_shard(done: int, total: int) -> None:
+        if corpus.release is not None:
+            corpus.release()
+        hook(done, total)
+
+    return on_shard
 
 
 def _student(

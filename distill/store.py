@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 from collections.abc import Sequence
@@ -155,11 +156,19 @@ def _manifest(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Store:
-    """A verified store: `tokens` is a read-only memory map, never a copy."""
+    """A verified store: `tokens` is a read-only view of a memory map, never a copy."""
 
     root: Path
     manifest: dict[str, Any]
     tokens: np.ndarray
+
+    def release(self) -> None:
+        """Unmap the pages read so far from this process; they stay in the page cache, so a
+        window read again costs no disk read. Called after every batch, it keeps resident
+        memory flat however much of the corpus a stage walks through."""
+        mapping = getattr(self.tokens.base, "obj", None)
+        if isinstance(mapping, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            mapping.madvise(mmap.MADV_DONTNEED)
 
     @property
     def tokenizer(self) -> TokenizerId:
@@ -196,7 +205,21 @@ class Store:
                 f"the store {self.root} ({len(train)} train / {len(val)} validation tokens) is "
                 f"too small for seq_len {config.seq_len}: each part needs {config.seq_len + 1}"
             )
-        return Corpus(train=train, val=val, vocab_size=vocab_size, digest=self.digest())
+        return Corpus(
+            train=train, val=val, vocab_size=vocab_size, digest=self.digest(), release=self.release
+        )
+
+
+def _map(path: Path, dtype: np.dtype[Any], count: int) -> np.ndarray:
+    """The token file as a read-only array backed by the page cache (MADV_RANDOM: training
+    reads scattered windows, so read-ahead around each would only waste disk reads)."""
+    if count == 0:
+        return np.zeros(0, dtype)
+    with path.open("rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    if hasattr(mmap, "MADV_RANDOM"):  # Linux and the BSDs; elsewhere the default applies
+        mapped.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, dtype=dtype, count=count)
 
 
 def is_store(path: Path) -> bool:
@@ -218,13 +241,7 @@ def open_store(path: Path, *, verify: bool = True) -> Store:
             )
         if verify and readers.file_sha256(path / TOKENS)[1] != entry["sha256"]:
             raise DataError(f"{path / TOKENS} is corrupt (sha256 differs): prepare it again")
-        dtype = np.dtype(manifest["dtype"])
-        count = int(manifest["n_tokens"])
-        tokens = (
-            np.memmap(path / TOKENS, dtype=dtype, mode="r", shape=(count,))
-            if count
-            else np.zeros(0, dtype)
-        )
+        tokens = _map(path / TOKENS, np.dtype(manifest["dtype"]), int(manifest["n_tokens"]))
         return Store(root=path, manifest=manifest, tokens=tokens)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(

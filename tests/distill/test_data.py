@@ -54,3 +54,16 @@ def _cpu():  # type: ignore[no-untyped-def]
     import torch
 
     return torch.device("cpu")
+
+
+def test_the_epoch_order_is_torchs_int64_permutation_held_in_int32() -> None:
+    import torch
+
+    from distill.batches import epoch_order
+
+    order = epoch_order(5000, 3, 2)
+    gen = torch.Generator().manual_seed(3 * 1_000_003 + 2)
+    assert order.dtype == np.int32
+    assert np.array_equal(order, torch.randperm(5000, generator=gen).numpy())
+    assert epoch_order(5000, 3, 2) is order  # built once per epoch, not per step
+    assert not order.flags.writeable

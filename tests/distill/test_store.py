@@ -3,8 +3,10 @@ holds, published by one rename, and read back as memory-mapped views (never a co
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +90,8 @@ def test_the_corpus_is_a_memory_map_and_windows_are_views(tmp_path: Path) -> Non
     (tmp_path / "a.txt").write_bytes(bytes(range(200)) * 5)
     found = store.open_store(store.prepare([tmp_path / "a.txt"], tmp_path / "s"))
     corpus = found.corpus(256, DataConfig(seq_len=8))
-    assert isinstance(found.tokens, np.memmap)
+    assert isinstance(found.tokens.base.obj, mmap.mmap)
+    assert not found.tokens.flags.writeable
     assert np.shares_memory(corpus.train, found.tokens)
     assert np.shares_memory(corpus.val, found.tokens)
     wins = data.windows(corpus.train, 8)
@@ -99,6 +102,21 @@ def test_the_corpus_is_a_memory_map_and_windows_are_views(tmp_path: Path) -> Non
     assert data.fingerprint(corpus, DataConfig(seq_len=8)) != data.fingerprint(
         corpus, DataConfig(seq_len=9)
     )
+
+
+def test_each_batch_unmaps_the_pages_it_read(tmp_path: Path) -> None:
+    from distill.batches import from_corpus
+
+    (tmp_path / "a.txt").write_bytes(bytes(range(256)) * 8)
+    found = store.open_store(store.prepare([tmp_path / "a.txt"], tmp_path / "s"))
+    calls: list[int] = []
+    corpus = found.corpus(256, DataConfig(seq_len=8))
+    assert corpus.release is not None
+    corpus.release()  # unmapping what was read is harmless: the next read maps it again
+    counted = dataclasses.replace(corpus, release=lambda: calls.append(1))
+    tokens, _, _ = from_corpus(counted, 8).fetch(np.array([2, 0]))
+    assert calls == [1]
+    assert tokens.tolist() == [list(range(16, 25)), list(range(9))]
 
 
 def test_a_store_is_checked_against_the_split_windows_and_vocabulary(tmp_path: Path) -> None:
