@@ -94,8 +94,8 @@ def _load_corpus(
     if found.tokenizer.fingerprint != tok.fingerprint:
         raise ModelError(
             f"tokenizer mismatch: the store {found.root} was made with "
-            f"{tokenizer.describe(found.tokenizer.label, found.root)}, the {role} uses "
-            f"{tokenizer.describe(tok.label, model_dir or 'the built-in GPT')}; "
+            f"{tokenizer.describe(found.tokenizer.label)}, the {role} "
+            f"{model_dir or '(the built-in GPT)'} uses {tokenizer.describe(tok.label)}; "
             f"prepare the data with --tokenizer {model_dir or '(none: bytes)'}"
         )
     return found.corpus(vocab_size, cfg), cfg

@@ -31,11 +31,11 @@ def check_student(
     theirs = str(teacher_cache.manifest["data"].get("tokenizer", tokenizer.BYTES))
     mine = tokenizer.load(model.find_model_dir(student_path) if student_path else None).ident
     if not tokenizer.same(theirs, mine.label):
-        where = student_path or "the built-in GPT"
+        where = student_path or "(the built-in GPT)"
         raise ModelError(
-            f"tokenizer mismatch: the cache was made with {tokenizer.describe(theirs, cache_path)}"
-            f", the student uses {tokenizer.describe(mine.label, where)}; "
-            "distil between models that share one tokenizer"
+            f"tokenizer mismatch: the cache {cache_path} was made with "
+            f"{tokenizer.describe(theirs)}, the student {where} uses "
+            f"{tokenizer.describe(mine.label)}; distil between models that share one tokenizer"
         )
     if student_path is not None and model.vocab_size(student) != teacher_cache.vocab_size:
         real_vocab(student, model.find_model_dir(student_path))

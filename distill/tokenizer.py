@@ -58,10 +58,10 @@ def same(a: str, b: str) -> bool:
     return _full(a).rsplit(":", 1)[-1] == _full(b).rsplit(":", 1)[-1]
 
 
-def describe(label: str, where: object) -> str:
-    """`GPT2TokenizerFast (sha256 1a2b3c4d5e6f) in DIR`: a label shortened for a message."""
+def describe(label: str) -> str:
+    """`GPT2TokenizerFast (sha256 1a2b3c4d5e6f)`: a label shortened for a message."""
     name, _, fp = _full(label).rpartition(":")
-    return f"{name} (sha256 {fp[:12]}) in {where}"
+    return f"{name} (sha256 {fp[:12]})"
 
 
 class Tokenizer(Protocol):
