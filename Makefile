@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,distill,hf,plot]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,distill,hf,parquet,plot]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -3,6 +3,7 @@ plain token windows (pretraining). Both hand out (tokens, teacher ids, teacher v
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,7 +42,10 @@ def from_corpus(corpus: Corpus, seq_len: int) -> Batches:
     train = windows(corpus.train, seq_len)
 
     def fetch(indices: np.ndarray) -> Fetched:
-        return train[indices], None, None
+        tokens = train[indices]  # a copy: the mapped pages can go
+        if corpus.release is not None:
+            corpus.release()
+        return tokens, None, None
 
     return Batches(
         n_windows=len(train),
@@ -67,10 +71,20 @@ def to_device(fetched: Fetched, device: torch.device) -> tuple[torch.Tensor, tor
     return t[:, :-1], t[:, 1:], teacher
 
 
+@functools.lru_cache(maxsize=2)
 def epoch_order(n_windows: int, seed: int, epoch: int) -> np.ndarray:
-    """A fixed permutation per (seed, epoch): resuming mid-run sees the same order."""
+    """A fixed permutation per (seed, epoch): resuming mid-run sees the same order.
+
+    Kept for the epoch (every step asks again): over a large store the permutation is the
+    biggest thing training allocates (4 bytes a window), so it is built once, not per step.
+    """
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n_windows, generator=gen).numpy()
+    # int32 where it fits: the same permutation (torch draws it identically) in half the bytes
+    small = n_windows < 2**31
+    dtype = torch.int32 if small else torch.int64
+    order = torch.randperm(n_windows, generator=gen, dtype=dtype).numpy()
+    order.setflags(write=False)  # shared by every caller of this epoch
+    return order
 
 
 def val_windows(batches: Batches, limit: int) -> np.ndarray:

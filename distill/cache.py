@@ -158,7 +158,7 @@ def write_cache(
         mine = _write_shards(tmp, teacher, wins, precompute, id_dtype, device, on_shard, world)
         shards = {i: e for part in world.gather(mine) for i, e in part.items()}
         if world.main:
-            files = [_write(tmp, "val_tokens.bin", corpus.val.astype(id_dtype))]
+            files = [_write(tmp, "val_tokens.bin", np.asarray(corpus.val, dtype=id_dtype))]
             files += [entry for i in range(n_shards) for entry in shards[i]]
             manifest = manifest_dict(
                 precompute=precompute,

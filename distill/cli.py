@@ -7,6 +7,7 @@ import functools
 import importlib
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,7 +85,8 @@ def _data(func: F) -> F:
         "data_paths",
         multiple=True,
         type=click.Path(path_type=Path),
-        help="Text file(s) to train on (repeatable); default: the embedded pydoc corpus.",
+        help="A prepared store, or text/JSONL/Parquet files, folders or globs (repeatable; "
+        "prepared into OUT/data); default: the embedded pydoc corpus.",
     )(func)
     func = click.option(
         "--seq-len",
@@ -100,6 +102,16 @@ def _data(func: F) -> F:
         type=float,
         help="Tail of the corpus held out for validation, in [0.01, 0.5].",
     )(func)
+
+
+_drift_tolerance = click.option(
+    "--drift-tolerance",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0.0, 10.0),
+    help="Publish the model only if its weights moved by more than this fraction; "
+    "0 for a deliberate smoke run of a few steps.",
+)
 
 
 def _schedule(defaults: Schedule) -> Callable[[F], F]:
@@ -156,6 +168,7 @@ def _schedule(defaults: Schedule) -> Callable[[F], F]:
                 type=SEED,
                 help="Seed for initialisation and data order, >= 0.",
             ),
+            _drift_tolerance,
             click.option(
                 "--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."
             ),
@@ -217,6 +230,64 @@ def pretrain(
         quiet=quiet,
     )
     _report(outcome.model_dir, outcome.metadata)
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Text, .jsonl or .parquet files (or .gz of each), folders or globs (repeatable).",
+)
+@_out("Directory to create for the store (tokens.bin + manifest.json).")
+@click.option(
+    "--tokenizer",
+    "tokenizer_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A local Hugging Face model or tokenizer directory; default: bytes (the built-in GPT).",
+)
+@click.option(
+    "--text-field",
+    default="text",
+    show_default=True,
+    help="The JSONL field or Parquet column that holds each document's text.",
+)
+@click.option(
+    "--val-fraction",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="Tail of the token stream held out for validation, in [0.01, 0.5].",
+)
+@_refusals
+def prepare(
+    data_paths: tuple[Path, ...],
+    out: Path,
+    tokenizer_dir: Path | None,
+    text_field: str,
+    val_fraction: float,
+) -> None:
+    """Tokenise files in a stream into a memory-mapped token store every stage reads."""
+    from distill import store
+
+    began = time.perf_counter()
+    path = store.prepare(
+        data_paths, out, tokenizer_dir=tokenizer_dir, text_field=text_field,
+        val_fraction=val_fraction,
+    )  # fmt: skip
+    seconds = max(time.perf_counter() - began, 1e-9)
+    manifest = store.open_store(path, verify=False).manifest
+    split, read = manifest["split"], sum(s["bytes"] for s in manifest["sources"]) / 1e6
+    _say(f"store: {path}")
+    _say(
+        f"tokens: {manifest['n_tokens']:,} ({split['train_tokens']:,} train, "
+        f"{split['val_tokens']:,} validation; {manifest['dtype']}) from "
+        f"{len(manifest['sources'])} file(s)"
+    )
+    _say(f"read: {read:,.1f} MB in {seconds:.1f} s ({read / seconds:,.1f} MB/s)")
 
 
 @main.command()
@@ -388,6 +459,31 @@ def generate(
 
 
 @main.command()
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A built-in model directory, or a run directory that holds one.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hf"]),
+    default="hf",
+    show_default=True,
+    help="hf: a GPT-2 directory with a byte tokenizer that transformers loads as it is.",
+)
+@_out("Directory to create for the exported model.")
+@_refusals
+def export(model_path: Path, fmt: str, out: Path) -> None:
+    """Write a built-in model in a standard format other tools load (GPT-2 for transformers)."""
+    from distill import export as exporter
+
+    _say(f"exported: {exporter.to_hf(model_path, out)} ({fmt})")
+
+
+@main.command()
 @_out("Directory for the whole demo: teacher/, cache/, distill/ (the student run).")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for every stage, >= 0.")
 @click.option(
@@ -416,6 +512,15 @@ def generate(
     type=click.IntRange(min=1),
     help="Optimizer steps per student epoch, >= 1.",
 )
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A prepared store, or files, folders or globs prepared once into OUT/data "
+    "(repeatable); default: the embedded pydoc corpus.",
+)
+@_drift_tolerance
 @_common
 @_refusals
 def run(out: Path, seed: int, device: str, quiet: bool, **sizes: Any) -> None:

@@ -25,14 +25,17 @@ def _in_range(name: str, value: float, low: float, high: float) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DataConfig:
-    """How a token stream is cut: a tail fraction for validation, windows of `seq_len`."""
+    """How a token stream is cut: a tail fraction for validation, windows of `seq_len`;
+    `tokenizer` (`name:sha256`) says which ids they are, so a cache and a student can agree."""
 
     seq_len: int = 128
     val_fraction: float = 0.1
+    tokenizer: str = "bytes"
 
     def __post_init__(self) -> None:
         _in_range("seq_len", self.seq_len, 2, 65536)
         _in_range("val_fraction", self.val_fraction, 0.01, 0.5)
+        _check(bool(self.tokenizer), "tokenizer must name the tokenizer the ids come from")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

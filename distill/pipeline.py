@@ -3,12 +3,13 @@ teacher, cache its logits, distil a student, sample from it, and say where it al
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from distill import stages
+from distill import inputs, stages, store
 from distill.config import (
     STUDENT_SCHEDULE,
     TEACHER_SCHEDULE,
@@ -19,7 +20,7 @@ from distill.config import (
 from distill.errors import OutputExistsError
 from distill.train import METADATA, Outcome
 
-PARTS = ("teacher", "cache", "distill")
+PARTS = ("teacher", "cache", "distill", inputs.RUN_STORE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +31,8 @@ class Plan:
     student_size: str = "tiny"
     teacher_steps: int = TEACHER_SCHEDULE.steps_per_epoch
     student_steps: int = STUDENT_SCHEDULE.steps_per_epoch
+    data: tuple[Path, ...] = ()  # a prepared store or raw files; () = the embedded corpus
+    drift_tolerance: float = TrainConfig().drift_tolerance
 
 
 def run_all(
@@ -47,9 +50,17 @@ def run_all(
     if taken:
         raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
     start = time.perf_counter()
+    if plan.data and not (len(plan.data) == 1 and store.is_store(plan.data[0])):
+        # raw files are prepared once, for the teacher and its cache alike
+        target = out_dir / inputs.RUN_STORE
+        prepared = inputs.ensure_store(
+            plan.data, target, tokenizer_dir=None, val_fraction=DataConfig().val_fraction
+        )
+        plan = dataclasses.replace(plan, data=(prepared,))
+        echo(f"data:     {prepared}")
     teacher = _teacher(out_dir / "teacher", seed, plan, device=device, quiet=quiet)
     echo(f"teacher:  {teacher.model_dir}  val_loss {_val_loss(teacher):.4f}")
-    cache = _cache(teacher.model_dir, out_dir / "cache", device=device, quiet=quiet)
+    cache = _cache(teacher.model_dir, out_dir / "cache", plan.data, device=device, quiet=quiet)
     echo(f"cache:    {cache}")
     student = _student(
         out_dir / "cache", out_dir / "distill", seed, plan, device=device, quiet=quiet
@@ -83,10 +94,11 @@ def _teacher(out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> O
         epochs=TEACHER_SCHEDULE.epochs,
         steps_per_epoch=plan.teacher_steps,
         lr=TEACHER_SCHEDULE.lr,
+        drift_tolerance=plan.drift_tolerance,
     )
     return stages.pretrain(
         out_dir=out,
-        data_paths=(),
+        data_paths=plan.data,
         size=plan.teacher_size,
         data_cfg=DataConfig(),
         cfg=cfg,
@@ -96,12 +108,12 @@ def _teacher(out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> O
     )
 
 
-def _cache(teacher: Path, out: Path, *, device: str, quiet: bool) -> Path:
+def _cache(teacher: Path, out: Path, data: tuple[Path, ...], *, device: str, quiet: bool) -> Path:
     """Cache the teacher's logits over the same corpus and windows."""
     return stages.precompute(
         teacher_path=teacher,
         out_dir=out,
-        data_paths=(),
+        data_paths=data,
         data_cfg=DataConfig(),
         cfg=PrecomputeConfig(),
         device=device,
@@ -116,6 +128,7 @@ def _student(cache: Path, out: Path, seed: int, plan: Plan, *, device: str, quie
         epochs=STUDENT_SCHEDULE.epochs,
         steps_per_epoch=plan.student_steps,
         lr=STUDENT_SCHEDULE.lr,
+        drift_tolerance=plan.drift_tolerance,
     )
     return stages.distill(
         cache_path=cache,

@@ -4,13 +4,13 @@ and its output directory before any work, then hands off to the loop or the cach
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from distill import batches, cache, data, distributed, model
+from distill import batches, cache, data, distributed, inputs, model, pairing
 from distill.config import DataConfig, PrecomputeConfig, TrainConfig, as_dict
 from distill.errors import ConfigError, ModelError, OutputExistsError
 from distill.progress import Progress
@@ -112,8 +112,12 @@ def pretrain(
     gpt = _gpt_config(size, data_cfg.seq_len)
     if gpt.vocab_size < BYTE_VOCAB:  # ids 0..255 must all exist before any work
         raise ConfigError(f"model vocab_size {gpt.vocab_size} is too small: {BYTE_NEED}")
-    corpus = data.split(data.tokenize(data.read_bytes(data_paths)), data_cfg, gpt.vocab_size)
+    fresh = not out_dir.exists()
     _prepare_out(out_dir, resume, world)
+    corpus, data_cfg = inputs.load_corpus(
+        data_paths, run_dir=out_dir, model_dir=None, vocab_size=gpt.vocab_size,
+        data_cfg=data_cfg, world=world, role="model", fresh=fresh,
+    )  # fmt: skip
     net = _fresh_gpt(gpt, cfg.seed)
     run_config = {
         "kind": "pretrain",
@@ -150,13 +154,19 @@ def precompute(
     """Run the frozen teacher once over the training windows and write the cache."""
     world, dev = _world(device)
     teacher_dir = model.find_model_dir(teacher_path)
-    raw = data.read_bytes(data_paths)
     teacher = model.load_model(teacher_dir)
-    vocab = model.vocab_size(teacher)
+    vocab = pairing.real_vocab(teacher, teacher_dir)
     if data_cfg.seq_len > int(getattr(teacher, "max_seq_len", 1 << 20)):
         raise ConfigError(f"--seq-len {data_cfg.seq_len} exceeds the teacher's context")
-    corpus = data.split(data.tokenize(raw, teacher_dir), data_cfg, vocab)
     check_out_dir(out_dir)  # write_cache refuses an existing cache inside it
+    if (out_dir / cache.CACHE_DIR).exists():
+        raise OutputExistsError(
+            f"{out_dir / cache.CACHE_DIR} already holds a cache: choose another --out"
+        )
+    corpus, data_cfg = inputs.load_corpus(
+        data_paths, run_dir=out_dir, model_dir=teacher_dir, vocab_size=vocab,
+        data_cfg=data_cfg, world=world, role="teacher", fresh=not out_dir.exists(),
+    )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = Progress("precompute", quiet=quiet)
     try:
@@ -169,11 +179,22 @@ def precompute(
             teacher_fingerprint=model.fingerprint(teacher_dir),
             data_fingerprint=data.fingerprint(corpus, data_cfg),
             device=dev,
-            on_shard=bar.shard,
+            on_shard=_releasing(corpus, bar.shard),
             world=world,
         )
     finally:
         bar.close()
+
+
+def _releasing(corpus: data.Corpus, hook: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """`hook`, after unmapping the windows of the shard just written (a store's corpus)."""
+
+    def on_shard(done: int, total: int) -> None:
+        if corpus.release is not None:
+            corpus.release()
+        hook(done, total)
+
+    return on_shard
 
 
 def _student(
@@ -201,11 +222,7 @@ def distill(
     world, dev = _world(device)
     teacher_cache = cache.open_cache(cache_path)
     student, student_id = _student(student_path, size, cfg.seed, teacher_cache.seq_len)
-    if model.vocab_size(student) != teacher_cache.vocab_size:
-        raise ModelError(
-            f"vocabulary mismatch: the teacher cache has {teacher_cache.vocab_size} ids, "
-            f"the student {model.vocab_size(student)}; they must share one vocabulary"
-        )
+    pairing.check_student(teacher_cache, cache_path, student, student_path)
     if teacher_cache.seq_len > int(getattr(student, "max_seq_len", 1 << 20)):
         raise ModelError(f"the cache's seq_len {teacher_cache.seq_len} exceeds the student's")
     _prepare_out(out_dir, resume, world)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -40,11 +38,6 @@ def test_targets_are_the_inputs_shifted_by_one_token() -> None:
     assert teacher is None
 
 
-def test_an_unreadable_data_file_is_a_data_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"cannot read data file .*missing.txt"):
-        data.read_bytes([tmp_path / "missing.txt"])
-
-
 def test_a_corpus_too_small_for_the_windows_is_refused() -> None:
     with pytest.raises(DataError, match="too small"):
         data.split(np.arange(20), DataConfig(seq_len=16), 256)
@@ -61,3 +54,16 @@ def _cpu():  # type: ignore[no-untyped-def]
     import torch
 
     return torch.device("cpu")
+
+
+def test_the_epoch_order_is_torchs_int64_permutation_held_in_int32() -> None:
+    import torch
+
+    from distill.batches import epoch_order
+
+    order = epoch_order(5000, 3, 2)
+    gen = torch.Generator().manual_seed(3 * 1_000_003 + 2)
+    assert order.dtype == np.int32
+    assert np.array_equal(order, torch.randperm(5000, generator=gen).numpy())
+    assert epoch_order(5000, 3, 2) is order  # built once per epoch, not per step
+    assert not order.flags.writeable
