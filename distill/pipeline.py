@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from distill import stages
+from distill import runlock, stages
 from distill.config import (
     STUDENT_SCHEDULE,
     TEACHER_SCHEDULE,
@@ -43,9 +43,16 @@ def run_all(
 ) -> dict[str, float]:
     """Run every stage into OUT/{teacher,cache,distill}; returns the headline figures."""
     stages.check_out_dir(out_dir)
-    taken = [p for p in PARTS if (out_dir / p).exists()]
-    if taken:
-        raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
+    with runlock.hold(out_dir):  # each stage also locks its own sub-directory
+        taken = [p for p in PARTS if (out_dir / p).exists()]
+        if taken:
+            raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
+        return _stages(out_dir, seed, device, quiet, echo, plan)
+
+
+def _stages(
+    out_dir: Path, seed: int, device: str, quiet: bool, echo: Callable[[str], None], plan: Plan
+) -> dict[str, float]:
     start = time.perf_counter()
     teacher = _teacher(out_dir / "teacher", seed, plan, device=device, quiet=quiet)
     echo(f"teacher:  {teacher.model_dir}  val_loss {_val_loss(teacher):.4f}")
