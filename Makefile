@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test lint bench check clean
+.PHONY: setup demo test lint bench faults check clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# kill -9 at random moments (50 per stage), then the pv fuzz over 10,000 mutated contracts
+faults: $(STAMP)
+	$(BIN)/python -c 'from bench.faults import report; raise SystemExit(report())' --kills 50
 
 check: lint test
 

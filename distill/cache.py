@@ -301,6 +301,11 @@ def _read_manifest(path: Path, root: Path) -> dict[str, Any]:
         raise CacheMismatchError(f"unreadable cache manifest {root / MANIFEST}: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CacheMismatchError(f"{root / MANIFEST} is not a {FORMAT} manifest")
+    if manifest.get(SEAL) != _seal(manifest):
+        raise CacheMismatchError(
+            f"{root / MANIFEST} is damaged: its content does not match its {SEAL}; "
+            "re-run precompute"
+        )
     return manifest
 
 
@@ -319,11 +324,6 @@ def open_cache(path: Path, *, verify: bool = True) -> TeacherCache:
             )
         for entry in manifest["files"]:
             _check_file(root, entry, verify)
-        if manifest.get(SEAL) != _seal(manifest):
-            raise CacheMismatchError(
-                f"{root / MANIFEST} is damaged: its content does not match its {SEAL}; "
-                "re-run precompute"
-            )
         return TeacherCache(root, manifest)
     except (KeyError, TypeError, ValueError) as exc:
         raise CacheMismatchError(
