@@ -40,9 +40,10 @@ SEQ = ["--seq-len", "32", "--device", "cpu", "--quiet"]
 TRAIN = ["--epochs", "3", "--steps-per-epoch", "3", "--batch-size", "4", "--warmup-steps", "1"]
 
 
-def _child(argv: list[str], log: str, fsize: int) -> None:
-    """The body of a child process: the `distill` CLI on `argv`, output into `log`."""
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def _child(argv: list[str], log: str, fsize: int, pipe: Any = None) -> None:
+    """The body of a child process: the `distill` CLI on `argv`, output into `log` (or into
+    `pipe`: under a file-size limit the log file itself would be cut short)."""
+    fd = pipe.fileno() if pipe is not None else os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     if fsize:  # a full disk for every file this process writes past `fsize` bytes
@@ -52,6 +53,27 @@ def _child(argv: list[str], log: str, fsize: int) -> None:
     from distill.cli import main
 
     main(args=argv, prog_name="distill")
+
+
+def hold_lock(run_dir: str, ready: Any) -> None:
+    """The body of a child that holds `run_dir`'s lock until it is killed."""
+    from distill import runlock
+
+    with runlock.hold(Path(run_dir)):
+        ready.set()
+        while True:  # no Event: one whose waiter is killed deadlocks the next set()
+            signal.pause()
+
+
+def holder(run_dir: Path) -> Any:
+    """A live child holding `run_dir`'s lock (the caller kills it)."""
+    ctx = _context()
+    ready = ctx.Event()
+    proc = ctx.Process(target=hold_lock, args=(str(run_dir), ready))
+    proc.start()
+    if not ready.wait(120):
+        raise RuntimeError("the lock holder did not start")
+    return proc
 
 
 def _context() -> Any:
@@ -67,24 +89,34 @@ class Outcome:
     seconds: float
 
 
-def start(argv: Sequence[str], log: Path, *, fsize: int = 0) -> Any:
+def start(argv: Sequence[str], log: Path, *, fsize: int = 0, pipe: Any = None) -> Any:
     """A `distill` child process, started (the caller joins or kills it)."""
-    proc = _context().Process(target=_child, args=(list(argv), str(log), fsize))
+    proc = _context().Process(target=_child, args=(list(argv), str(log), fsize, pipe))
     proc.start()
     return proc
 
 
-def run(argv: Sequence[str], log: Path, *, kill_after: float | None = None, fsize: int = 0) -> Outcome:
+def run(
+    argv: Sequence[str], log: Path, *, kill_after: float | None = None, fsize: int = 0
+) -> Outcome:
     """Run `distill argv` in a child; SIGKILL it after `kill_after` seconds if still running."""
-    log.write_bytes(b"")  # exists even when a child dies before it opens it
+    log.write_bytes(b"")  # exists even when a child dies before it writes to it
+    reader, writer = _context().Pipe(duplex=False) if fsize else (None, None)
     began = time.perf_counter()
-    proc = start(argv, log, fsize=fsize)
+    proc = start(argv, log, fsize=fsize, pipe=writer)
+    if writer is not None:
+        writer.close()  # the child holds the only writing end: EOF when it ends
+        with log.open("ab") as out:
+            for block in iter(lambda: os.read(reader.fileno(), 1 << 16), b""):
+                out.write(block)
     proc.join(timeout=kill_after)
     if proc.is_alive():
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
     return Outcome(
-        code=int(proc.exitcode), output=log.read_text(errors="replace"), seconds=time.perf_counter() - began
+        code=int(proc.exitcode),
+        output=log.read_text(errors="replace"),
+        seconds=time.perf_counter() - began,
     )
 
 

@@ -34,9 +34,10 @@ def writing(path: Path) -> Iterator[None]:
     except WriteError:
         raise
     except Exception as exc:  # noqa: BLE001 - see the docstring
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        first = (reason.strip().splitlines() or [type(exc).__name__])[0]
-        raise WriteError(f"cannot write {path}: {first}") from None
+        if isinstance(exc, OSError) and exc.strerror:
+            raise WriteError(f"cannot write {path}: {exc.strerror}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WriteError(f"cannot write {path} (disk full or over a size limit?): {first}") from None
 
 
 def partial_name(path: Path) -> Path:
@@ -147,6 +148,7 @@ def _swap(link: Path, target: Path) -> None:
         _remove(aside)
         target.rename(aside)
         os.replace(link, target)
+        _remove(aside)
     _remove(link)  # after the exchange or rename it holds the old real directory
 
 

@@ -23,6 +23,12 @@ DEFAULT_DIR = ".pv-cache"
 PACK = "validate-v1.json"
 SOURCES = Path(__file__).parent  # the modules and schemas that decide a result
 MAX_ENTRIES = 20_000  # oldest entries are dropped first, so the pack cannot grow forever
+SEAL = "sha256"  # each entry's digest of its own content
+
+
+def _seal(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != SEAL}
+    return hashlib.sha256(json.JSONEncoder(sort_keys=True).encode(body).encode()).hexdigest()
 
 
 @functools.cache
@@ -83,6 +89,8 @@ class Cache:
         if entry is None:
             return None
         try:
+            if not isinstance(entry, dict) or entry.get(SEAL) != _seal(entry):
+                raise ValueError("damaged entry")  # well-formed but altered: never trusted
             return FileResult.from_dict(display, entry)
         except (ValueError, KeyError, TypeError, AttributeError):
             del entries[key]
@@ -91,7 +99,8 @@ class Cache:
 
     def put(self, raw: bytes, display: str, result: FileResult) -> None:
         """Remember a result; `flush` writes it."""
-        self._pack()[self.key(raw, display)] = result.to_dict()
+        entry = result.to_dict()
+        self._pack()[self.key(raw, display)] = {**entry, SEAL: _seal(entry)}
         self._dirty = True
 
     def flush(self) -> None:

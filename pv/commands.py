@@ -165,7 +165,10 @@ def _write_registry(config: PvConfig) -> None:
     keep = {e.spec.path: e for e in entries}
     text = config.registry.read_text(encoding="utf-8")
     new = registry.replace_section(text, registry.render_section(specs, keep))
-    atomic.write_text(config.registry, new)
+    try:
+        atomic.write_text(config.registry, new)
+    except atomic.WriteError as exc:  # the old registry is kept whole
+        _fail("drift", str(exc), 1)
     fresh = [s.path for s in specs if s.path not in keep]
     click.echo(f"wrote {len(specs)} commands to {config.registry}", err=True)
     if fresh:

@@ -4,6 +4,7 @@ Imported by pytest on every run, so it imports nothing heavy and stays silent un
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,9 +218,15 @@ class PvSession:
 
         self.states = resolve(self.declared, self.results(), self.collected)
         if self.report_path is not None:
+            from pv.atomic import WriteError
             from pv.falsify import build_report, write_json
 
-            write_json(self.report_path, build_report(self, self.config.rootpath))
+            try:
+                write_json(self.report_path, build_report(self, self.config.rootpath))
+            except WriteError as exc:  # the previous report is kept whole
+                print(f"pv: error: {exc}", file=sys.stderr)
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                return
         if self.strict and session.exitstatus == 0 and self.strict_failures():
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -418,3 +419,28 @@ def test_a_binding_written_as_prose_names_nothing_and_is_drift_030(project: Proj
     )
     f = only(project.findings())
     assert (f.rule, f.path) == ("DRIFT-030", "$.falsification_tests[0].binding")
+
+
+def test_a_registry_that_cannot_be_written_is_one_error_line_and_stays_whole(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from pv import atomic
+
+    project.edit(
+        f"{project.module}.py", "def greet(", '@click.option("--loud", is_flag=True)\ndef greet('
+    )
+    registry = project.root / "contracts/registry.yaml"
+    before = registry.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    config = str(project.root / "pyproject.toml")
+    result = CliRunner().invoke(main, ["drift", "--config", config, "--write-registry"])
+    assert result.exit_code == 1
+    assert result.output == f"pv drift: error: cannot write {registry}: No space left on device\n"
+    assert registry.read_bytes() == before
+    assert sorted(p.name for p in registry.parent.iterdir()) == ["registry.yaml", "tiny-v1.yaml"]
