@@ -35,9 +35,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# kill -9 at random moments (50 per stage), then the pv fuzz over 10,000 mutated contracts
+# kill -9 at random moments (50 per stage), the pv fuzz over 10,000 mutated contracts, and
+# pv over 1k/5k/10k contracts and one 50 MB contract
 faults: $(STAMP)
 	$(BIN)/python -c 'from bench.faults import report; raise SystemExit(report())' --kills 50
+	PV_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -p no:randomly -p no:cacheprovider -q \
+		tests/pv/test_fuzz_corpus.py
+	$(BIN)/python -m bench pv_scale
 
 check: lint test
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import safetensors.torch  # noqa: F401 - imported here so that forked children need not
 import torch
-import torch._dynamo  # noqa: F401 - AdamW imports it on first use: ~2 s per child otherwise
+import torch._dynamo
 
-import distill.cli  # noqa: F401
+import distill.cli
 import distill.stages  # noqa: F401
 from distill.checkpoint import state_digest
 from distill.durable import PARTIAL, VERSION, live_version
@@ -218,7 +218,10 @@ def stages(root: Path) -> list[Stage]:
         Stage(
             name="train",
             argv=train_argv,
-            recover=lambda out: [*train_argv(out), *(["--resume"] if (out / "checkpoint.pt").is_file() else [])],
+            recover=lambda out: [
+                *train_argv(out),
+                *(["--resume"] if (out / "checkpoint.pt").is_file() else []),
+            ],
             state=train_state,
         ),
         Stage(
@@ -266,7 +269,9 @@ def hammer(stage: Stage, root: Path, *, kills: int, seed: int) -> Tally:
 
 
 def table(tallies: Sequence[Tally]) -> str:
-    lines = [f"{'stage':12} {'runs':>5} {'kills':>6} {'recovered':>10} {'identical':>10} {'lost':>5}"]
+    lines = [
+        f"{'stage':12} {'runs':>5} {'kills':>6} {'recovered':>10} {'identical':>10} {'lost':>5}"
+    ]
     for t in tallies:
         lines.append(
             f"{t.stage:12} {t.runs:5d} {t.kills:6d} {t.recovered:10d} {t.identical:10d} {t.lost:5d}"

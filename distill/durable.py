@@ -33,11 +33,13 @@ def writing(path: Path) -> Iterator[None]:
         yield
     except WriteError:
         raise
-    except Exception as exc:  # noqa: BLE001 - see the docstring
+    except Exception as exc:
         if isinstance(exc, OSError) and exc.strerror:
             raise WriteError(f"cannot write {path}: {exc.strerror}") from None
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WriteError(f"cannot write {path} (disk full or over a size limit?): {first}") from None
+        raise WriteError(
+            f"cannot write {path} (disk full or over a size limit?): {first}"
+        ) from None
 
 
 def partial_name(path: Path) -> Path:
@@ -73,7 +75,11 @@ def replace_file(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    replace_file(path, lambda tmp: tmp.write_bytes(data))
+    replace_file(path, lambda tmp: _write_bytes(tmp, data))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
 
 
 def atomic_write_json(path: Path, value: Any) -> None:

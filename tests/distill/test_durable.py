@@ -167,8 +167,9 @@ def test_one_process_cannot_take_a_held_lock_twice_and_the_file_names_the_holder
 ) -> None:
     with runlock.hold(tmp_path / "run") as lock:
         assert lock.read_text() == f"{os.getpid()}\n"
-        with pytest.raises(RunLockedError, match=rf"in use by pid {os.getpid()} "), runlock.hold(
-            tmp_path / "run"
+        with (
+            pytest.raises(RunLockedError, match=rf"in use by pid {os.getpid()} "),
+            runlock.hold(tmp_path / "run"),
         ):
             pass
     with runlock.hold(tmp_path / "run"):  # released on leaving the block

@@ -70,8 +70,16 @@ def test_a_second_run_on_a_locked_directory_is_refused_and_a_dead_holder_blocks_
         attempts = {
             "train": stages["train"].argv(out),
             "precompute": stages["precompute"].argv(out),
-            "pretrain": ["pretrain", "--out", str(out), "--model-size", str(size),
-                         "--data", str(root / "corpus.txt"), *faults.SEQ],  # fmt: skip
+            "pretrain": [
+                "pretrain",
+                "--out",
+                str(out),
+                "--model-size",
+                str(size),
+                "--data",
+                str(root / "corpus.txt"),
+                *faults.SEQ,
+            ],
             "run": ["run", "--out", str(out), "--quiet", "--device", "cpu"],
         }
         for name, argv in attempts.items():
@@ -80,7 +88,8 @@ def test_a_second_run_on_a_locked_directory_is_refused_and_a_dead_holder_blocks_
             [line] = errors(refused.output)
             assert f"is in use by pid {proc.pid}" in line, line
         assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # nothing was written
-        assert (teacher / "model").is_symlink() and (cache / "teacher_logits").is_dir()
+        assert (teacher / "model").is_symlink()
+        assert (cache / "teacher_logits").is_dir()
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # the kernel drops the lock with the process
         proc.join()
@@ -122,9 +131,7 @@ def test_a_full_disk_at_the_first_checkpoint_names_it_and_leaves_no_partial_file
     assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "initial_model.pt"]
 
 
-@pytest.mark.parametrize(
-    ("failing", "fsize"), [("model.safetensors", 4096), ("metadata.json", 64)]
-)
+@pytest.mark.parametrize(("failing", "fsize"), [("model.safetensors", 4096), ("metadata.json", 64)])
 def test_a_full_disk_on_republishing_keeps_the_previous_run_whole(
     harness: tuple[Path, dict[str, faults.Stage]], base: Path, failing: str, fsize: int
 ) -> None:
@@ -135,7 +142,8 @@ def test_a_full_disk_on_republishing_keeps_the_previous_run_whole(
     argv = [*stages["train"].argv(out), "--resume"]  # a finished run: it only republishes
     code, line = _limited(harness, argv, f"full-{failing}.log", fsize)
     assert code == 1
-    assert line.startswith(f"error: cannot write {out}") and failing in line, line
+    assert line.startswith(f"error: cannot write {out}"), line
+    assert failing in line, line
     assert snapshot(out) == before
     assert faults.leftovers(out, ("student",)) == []
 
