@@ -38,13 +38,15 @@ falsification_tests:
 
 
 def measure(args: list[str]) -> dict[str, float]:
-    """Wall seconds, exit code and peak RSS (MB) of one `pv` process."""
+    """CPU and wall seconds, exit code and peak RSS (MB) of one `pv` process. CPU time is
+    the judged figure: other jobs on a shared machine disturb wall time far more."""
     began = time.perf_counter()
     proc = subprocess.Popen([PV, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {
-        "seconds": time.perf_counter() - began,
+        "seconds": usage.ru_utime + usage.ru_stime,
+        "wall_seconds": time.perf_counter() - began,
         "code": proc.returncode,
         "peak_mb": usage.ru_maxrss / 1024,  # KiB on Linux
     }
@@ -66,13 +68,13 @@ def main() -> int:
             run = measure(["validate", "--no-cache", str(folder_of(root, n))])
             rows[str(n)] = {**run, "ms_per_file": 1000 * run["seconds"] / n}
             per_file = rows[str(n)]["ms_per_file"]
-            print(f"  {n:6d} files: {run['seconds']:7.2f} s  {per_file:.3f} ms/file", end="")
+            print(f"  {n:6d} files: {run['seconds']:7.2f} s CPU  {per_file:.3f} ms/file", end="")
             print(f"  peak {run['peak_mb']:.0f} MB  exit {run['code']}")
         big = root / "big-v1.yaml"
         line = "  - " + "x" * 1000 + "\n"
         big.write_text("metadata:\n  notes:\n" + line * (50_000_000 // len(line)), encoding="utf-8")
         huge = measure(["validate", "--no-cache", str(big)])
-        print(f"  50 MB contract: {huge['seconds']:.2f} s  peak {huge['peak_mb']:.0f} MB", end="")
+        print(f"  50 MB contract: {huge['seconds']:.2f} s CPU  peak {huge['peak_mb']:.0f} MB", end="")
         print(f"  exit {huge['code']} (refused: exit 1)")
     first, last = rows[str(SIZES[0])], rows[str(SIZES[-1])]
     checks = [
