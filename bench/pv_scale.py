@@ -74,7 +74,9 @@ def main() -> int:
         line = "  - " + "x" * 1000 + "\n"
         big.write_text("metadata:\n  notes:\n" + line * (50_000_000 // len(line)), encoding="utf-8")
         huge = measure(["validate", "--no-cache", str(big)])
-        print(f"  50 MB contract: {huge['seconds']:.2f} s CPU  peak {huge['peak_mb']:.0f} MB", end="")
+        print(
+            f"  50 MB contract: {huge['seconds']:.2f} s CPU  peak {huge['peak_mb']:.0f} MB", end=""
+        )
         print(f"  exit {huge['code']} (refused: exit 1)")
     first, last = rows[str(SIZES[0])], rows[str(SIZES[-1])]
     checks = [

@@ -88,6 +88,11 @@ def _load_sealed(path: Path, *, weights_only: bool) -> dict[str, Any]:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointMismatchError(f"cannot read {path} (damaged?): {first}") from None
     saved = state.pop(DIGEST, None)
+    if saved is None:
+        raise CheckpointMismatchError(
+            f"{path} carries no digest (damaged, or written by an older version): "
+            "nothing was changed; start a new run with a new --out"
+        )
     if saved != state_digest(state):
         raise CheckpointMismatchError(
             f"{path} is damaged: its content does not match the digest saved in it; "

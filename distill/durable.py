@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from distill.errors import WriteError
+from distill.errors import DistillError, WriteError
 
 PARTIAL = ".partial-"  # every temporary name holds this, so a sweep can tell it from output
 VERSION = ".v-"  # a published directory's real name: `.<name>.v-<random>`, behind a symlink
@@ -31,7 +31,7 @@ def writing(path: Path) -> Iterator[None]:
     """
     try:
         yield
-    except WriteError:
+    except DistillError:  # already one line that says what went wrong
         raise
     except Exception as exc:
         if isinstance(exc, OSError) and exc.strerror:
@@ -101,7 +101,8 @@ def publish_dir(target: Path, fill: Callable[[Path], None]) -> None:
     _remove(stage)
     try:
         stage.mkdir(parents=True)
-        fill(stage)
+        with writing(stage):
+            fill(stage)
         _flush(stage)
         final = parent / f".{target.name}{VERSION}{_count(old) + 1}"
         _remove(final)

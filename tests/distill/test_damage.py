@@ -180,3 +180,10 @@ def test_a_damaged_cache_file_is_refused_naming_it(
     assert not out.exists()
     with pytest.raises(CacheMismatchError, match=name):
         cache.open_cache(tmp_path / "c")
+
+
+def test_a_checkpoint_without_its_digest_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"config": {}, "w": torch.ones(2)}, path)  # as an older version wrote them
+    with pytest.raises(CheckpointMismatchError, match="carries no digest"):
+        load_checkpoint(path, {})

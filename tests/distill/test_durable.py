@@ -180,3 +180,39 @@ def test_a_lock_on_a_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(WriteError, match="is not a directory"), runlock.hold(tmp_path / "f"):
         pass
+
+
+def test_a_lock_held_by_a_process_that_has_not_written_its_pid_says_so(tmp_path: Path) -> None:
+    import fcntl
+
+    (tmp_path / "run").mkdir()
+    fd = os.open(tmp_path / "run" / runlock.LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with (
+            pytest.raises(RunLockedError, match=r"pid not yet written"),
+            runlock.hold(tmp_path / "run"),
+        ):
+            pass
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [("open", "cannot create lock file"), ("ftruncate", "cannot write lock file")],
+)
+def test_a_lock_file_that_cannot_be_made_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str, message: str
+) -> None:
+    monkeypatch.setattr(runlock.os, call, fail(errno.ENOSPC))
+    with pytest.raises(WriteError, match=message), runlock.hold(tmp_path / "run"):
+        pass
+
+
+def test_a_lock_the_file_system_cannot_take_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runlock.fcntl, "flock", fail(errno.ENOLCK))
+    with pytest.raises(WriteError, match="cannot lock"), runlock.hold(tmp_path / "run"):
+        pass
