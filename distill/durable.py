@@ -100,8 +100,8 @@ def publish_dir(target: Path, fill: Callable[[Path], None]) -> None:
     final: Path | None = None
     _remove(stage)
     try:
-        stage.mkdir(parents=True)
         with writing(stage):
+            stage.mkdir(parents=True)
             fill(stage)
         _flush(stage)
         final = parent / f".{target.name}{VERSION}{_count(old) + 1}"
