@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test lint bench check clean
+.PHONY: setup demo test lint bench faults check clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# kill -9 at random moments (50 per stage), the pv fuzz over 10,000 mutated contracts, and
+# pv over 1k/5k/10k contracts and one 50 MB contract
+faults: $(STAMP)
+	$(BIN)/python -c 'from bench.faults import report; raise SystemExit(report())' --kills 50
+	PV_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -p no:randomly -p no:cacheprovider -q \
+		tests/pv/test_fuzz_corpus.py
+	$(BIN)/python -m bench pv_scale
 
 check: test
 

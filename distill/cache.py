@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from distill import durable
 from distill.config import DataConfig, PrecomputeConfig, as_dict
 from distill.data import Corpus, narrow_uint, windows
 from distill.distributed import World
@@ -26,6 +27,7 @@ MANIFEST = "manifest.json"
 FORMAT = "distill-teacher-logits-v1"
 VALUE_DTYPE = np.dtype(np.float16)
 FP16_MAX = float(np.finfo(np.float16).max)
+SEAL = "manifest_sha256"
 
 
 def manifest_dict(
@@ -95,7 +97,8 @@ def _sha256(path: Path) -> str:
 
 def _write(tmp: Path, name: str, array: np.ndarray) -> dict[str, Any]:
     path = tmp / name
-    np.ascontiguousarray(array).tofile(path)
+    with durable.writing(path):
+        np.ascontiguousarray(array).tofile(path)
     return {
         "name": name,
         "dtype": array.dtype.name,
@@ -148,8 +151,8 @@ def write_cache(
     wins = windows(corpus.train, data.seq_len)[: precompute.max_windows or None]
     id_dtype = narrow_uint(corpus.vocab_size)
     tmp = out_dir / f".{CACHE_DIR}.partial-{world.broadcast(os.getpid())}"
-    if world.main:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if world.main:  # partial caches of killed runs go first (the caller holds the lock)
+        durable.sweep(out_dir)
         tmp.mkdir(parents=True)
     world.barrier()
     teacher.eval()
@@ -178,10 +181,25 @@ def write_cache(
 
 
 def _publish(tmp: Path, manifest: dict[str, Any], target: Path) -> None:
-    """Write the manifest last, then make the whole cache visible by one rename."""
-    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    (tmp / MANIFEST).write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    """Write the manifest (sealed by its own digest) last, flush every file, then make the
+    whole cache visible by one rename onto a target that does not exist: no gap, no half."""
+    sealed = {**manifest, SEAL: _seal(manifest)}
+    text = json.dumps(sealed, indent=2, sort_keys=True) + "\n"
+    with durable.writing(tmp / MANIFEST):
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+    for file in sorted(tmp.iterdir()):
+        with durable.writing(file), file.open("rb+") as fh:
+            os.fsync(fh.fileno())
+    with durable.writing(target):
+        os.rename(tmp, target)
+    durable.fsync_dir(target.parent)
+
+
+def _seal(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON: a flipped byte that still parses (a digit of
+    top_k, a letter of a dtype) must not be read as another valid configuration."""
+    body = {k: v for k, v in manifest.items() if k != SEAL}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def _write_shards(
@@ -283,6 +301,11 @@ def _read_manifest(path: Path, root: Path) -> dict[str, Any]:
         raise CacheMismatchError(f"unreadable cache manifest {root / MANIFEST}: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CacheMismatchError(f"{root / MANIFEST} is not a {FORMAT} manifest")
+    if manifest.get(SEAL) != _seal(manifest):
+        raise CacheMismatchError(
+            f"{root / MANIFEST} is damaged: its content does not match its {SEAL}; "
+            "re-run precompute"
+        )
     return manifest
 
 

@@ -1,10 +1,10 @@
 """Atomic training checkpoints (temp file, then os.replace) holding model, optimizer,
-scheduler, step, RNG states and the resolved config; a resume refuses any other config."""
+scheduler, step, RNG states, the resolved config and their own digest; a resume refuses any
+other config and any damaged file."""
 
 from __future__ import annotations
 
-import json
-import os
+import hashlib
 import random
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from distill import durable
+from distill.durable import atomic_write_bytes as atomic_write_bytes
+from distill.durable import atomic_write_json as atomic_write_json
 from distill.errors import CheckpointMismatchError
 
 CHECKPOINT = "checkpoint.pt"
+DIGEST = "sha256"  # the key under which a checkpoint carries its own digest
 
 
 def rng_state() -> dict[str, Any]:
@@ -36,41 +40,72 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write beside the target, flush to disk, then rename over it: never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def state_digest(value: Any) -> str:
+    """sha256 over every tensor's bytes and every other value's repr, in structure order.
+
+    torch.load does not check the zip's CRCs, so a flipped byte in tensor data loads as
+    garbage; this digest, saved inside the checkpoint, is how a reader refuses it."""
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
 
 
-def atomic_write_json(path: Path, value: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, np.ndarray):
+        digest.update(f"A{value.dtype}{value.shape}".encode() + value.tobytes())
+    elif isinstance(value, dict):
+        digest.update(b"{")
+        for key, item in value.items():
+            digest.update(repr(key).encode() + b":")
+            _feed(digest, item)
+        digest.update(b"}")
+    elif isinstance(value, list | tuple):
+        digest.update(b"[")
+        for item in value:
+            _feed(digest, item)
+        digest.update(b"]")
+    else:
+        digest.update(repr(value).encode() + b";")
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save beside the target, then rename over it: never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """torch.save beside the target with its digest inside, then rename: never half-written."""
+    sealed = {**state, DIGEST: state_digest(state)}
+    durable.replace_file(path, lambda tmp: torch.save(sealed, tmp))
+
+
+def _load_sealed(path: Path, *, weights_only: bool) -> dict[str, Any]:
+    """The state saved at `path`, refused unless its digest matches what was saved."""
     try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        state = torch.load(path, map_location="cpu", weights_only=weights_only)
+        if not isinstance(state, dict):
+            raise TypeError(f"holds a {type(state).__name__}, not a checkpoint")
+    except Exception as exc:  # torch raises many types for a damaged pickle
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointMismatchError(f"cannot read {path} (damaged?): {first}") from None
+    saved = state.pop(DIGEST, None)
+    if saved is None:
+        raise CheckpointMismatchError(
+            f"{path} carries no digest (damaged, or written by an older version): "
+            "nothing was changed; start a new run with a new --out"
+        )
+    if saved != state_digest(state):
+        raise CheckpointMismatchError(
+            f"{path} is damaged: its content does not match the digest saved in it; "
+            "nothing was changed (start a new run with a new --out, or restore the file)"
+        )
+    return state
 
 
 def load_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint at `path`, provided it was made with exactly `config`."""
     if not path.is_file():
         raise CheckpointMismatchError(f"nothing to resume: no {path.name} in {path.parent}")
-    try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a damaged pickle
-        raise CheckpointMismatchError(f"cannot read checkpoint {path}: {exc}") from None
+    state = _load_sealed(path, weights_only=False)
     saved = state.get("config", {})
     if saved != config:
         diffs = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
@@ -89,8 +124,4 @@ def load_initial(path: Path) -> dict[str, Any]:
             f"cannot resume: {path.name} (the starting weights the drift gate compares "
             f"against) is missing from {path.parent}; start a new run with a new --out"
         )
-    try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged pickle
-        raise CheckpointMismatchError(f"cannot read {path}: {exc}") from None
-    return state
+    return _load_sealed(path, weights_only=True)

@@ -34,3 +34,12 @@ class OutputExistsError(DistillError):
 
 class TrainingError(DistillError):
     """Training cannot go on (non-finite loss) or its result fails the drift gate."""
+
+
+class RunLockedError(DistillError):
+    """A run directory another live process is writing (it holds the directory's lock)."""
+
+
+class WriteError(DistillError):
+    """A write that failed (a full disk, a file-size limit, an I/O error); what was on disk
+    before it is kept and no partial file is left where a reader would take it."""

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from distill import data, readers, store, tokenizer
+from distill import data, readers, runlock, store, tokenizer
 from distill.config import DataConfig
 from distill.distributed import World
 from distill.errors import DataError, DistillError, ModelError
@@ -73,8 +73,12 @@ def load_corpus(
     try:
         return _load_corpus(paths, run_dir, model_dir, vocab_size, data_cfg, world, role)
     except DistillError:
-        if world.main and fresh and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()
+        if world.main and fresh and run_dir.is_dir():
+            left = list(run_dir.iterdir())
+            if all(p.name == runlock.LOCK_FILE for p in left):  # only our own lock
+                for path in left:  # removed while still held: no second writer can get in
+                    path.unlink()
+                run_dir.rmdir()
         raise
 
 

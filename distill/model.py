@@ -20,6 +20,8 @@ from distill.errors import ConfigError, ModelError
 MODEL_TYPE = "distill-gpt"
 # Sub-directories that a run directory keeps its model in, in the order they are tried.
 RUN_MODEL_DIRS = ("student", "model", "teacher")
+WEIGHTS = "model.safetensors"
+CONFIG_DIGEST, WEIGHTS_DIGEST = "distill.config_sha256", "distill.weights_sha256"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,20 +150,74 @@ def find_model_dir(path: Path) -> Path:
 def load_model(path: Path) -> nn.Module:
     """Load a built-in GPT or a local Hugging Face causal LM; never downloads."""
     model_dir = find_model_dir(path)
-    if not is_builtin_dir(model_dir):
+    fields = _read_config(model_dir / "config.json")
+    if fields.get("model_type") != MODEL_TYPE and not _has_digest(model_dir / WEIGHTS):
         from distill import hf  # transformers is optional and heavy
 
         return hf.load_causal_lm(model_dir)
-    fields = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    fields.pop("model_type")
+    state, meta = _read_weights(model_dir / WEIGHTS)
+    # digests written beside the weights: safetensors itself checks no content, so a
+    # flipped byte would otherwise load as a model with garbage weights
+    if WEIGHTS_DIGEST in meta and meta[WEIGHTS_DIGEST] != _digest(state):
+        raise ModelError(f"{model_dir / WEIGHTS} is damaged: its tensors do not match their digest")
+    if CONFIG_DIGEST in meta and meta[CONFIG_DIGEST] != _digest(fields):
+        raise ModelError(
+            f"{model_dir / 'config.json'} is damaged: it does not match the digest saved "
+            f"with the weights in {WEIGHTS}"
+        )
+    fields = {k: v for k, v in fields.items() if k != "model_type"}
     try:
         model = GPT(GPTConfig(**fields))
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(model_dir / "model.safetensors")))
-    except (OSError, TypeError, RuntimeError, ConfigError) as exc:
-        raise ModelError(f"cannot load model from {model_dir}: {exc}") from None
+        model.load_state_dict(state)
+    except (TypeError, ValueError, RuntimeError, ConfigError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"cannot load model from {model_dir}: {first}") from None
     return model
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path} (damaged?): {exc}") from None
+    if not isinstance(fields, dict):
+        raise ModelError(f"{path} is damaged: not a JSON object")
+    return fields
+
+
+def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            return {k: fh.get_tensor(k) for k in fh.keys()}, meta  # noqa: SIM118 - not a dict
+    except Exception as exc:  # safetensors raises its own error types for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"cannot read {path} (damaged?): {first}") from None
+
+
+def _has_digest(path: Path) -> bool:
+    """Whether `path` holds weights this engine saved (with digests), damaged or not."""
+    try:
+        with path.open("rb") as fh:
+            return WEIGHTS_DIGEST.encode() in fh.read(1 << 16)
+    except OSError:
+        return False
+
+
+def _digest(value: dict[str, Any]) -> str:
+    """sha256 of a config (canonical JSON) or of tensors (name, dtype, shape, bytes)."""
+    digest = hashlib.sha256()
+    for key in sorted(value):
+        item = value[key]
+        if isinstance(item, torch.Tensor):
+            t = item.detach().cpu().contiguous()
+            digest.update(f"{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(json.dumps({key: item}, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def save_model(model: nn.Module, out_dir: Path) -> None:
@@ -173,12 +229,17 @@ def save_model(model: nn.Module, out_dir: Path) -> None:
         return
     from safetensors.torch import save_file
 
+    from distill.durable import writing
+
     out_dir.mkdir(parents=True, exist_ok=True)
     fields: dict[str, Any] = {"model_type": MODEL_TYPE, **_config_fields(model.config)}
-    (out_dir / "config.json").write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
+    with writing(out_dir / "config.json"):
+        (out_dir / "config.json").write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
     # wpe/wte are tied to the head: save contiguous copies so safetensors accepts them.
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out_dir / "model.safetensors"))
+    meta = {CONFIG_DIGEST: _digest(fields), WEIGHTS_DIGEST: _digest(state)}
+    with writing(out_dir / WEIGHTS):
+        save_file(state, str(out_dir / WEIGHTS), metadata=meta)
 
 
 def _config_fields(cfg: GPTConfig) -> dict[str, int]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from distill import inputs, stages, store
+from distill import inputs, runlock, stages, store
 from distill.config import (
     STUDENT_SCHEDULE,
     TEACHER_SCHEDULE,
@@ -46,9 +46,16 @@ def run_all(
 ) -> dict[str, float]:
     """Run every stage into OUT/{teacher,cache,distill}; returns the headline figures."""
     stages.check_out_dir(out_dir)
-    taken = [p for p in PARTS if (out_dir / p).exists()]
-    if taken:
-        raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
+    with runlock.hold(out_dir):  # each stage also locks its own sub-directory
+        taken = [p for p in PARTS if (out_dir / p).exists()]
+        if taken:
+            raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
+        return _stages(out_dir, seed, device, quiet, echo, plan)
+
+
+def _stages(
+    out_dir: Path, seed: int, device: str, quiet: bool, echo: Callable[[str], None], plan: Plan
+) -> dict[str, float]:
     start = time.perf_counter()
     if plan.data and not (len(plan.data) == 1 and store.is_store(plan.data[0])):
         # raw files are prepared once, for the teacher and its cache alike

@@ -3,16 +3,17 @@ and its output directory before any work, then hands off to the loop or the cach
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from distill import batches, cache, data, distributed, inputs, model, pairing
+from distill import batches, cache, data, distributed, inputs, model, pairing, runlock
 from distill.config import DataConfig, PrecomputeConfig, TrainConfig, as_dict
-from distill.errors import ConfigError, ModelError, OutputExistsError
+from distill.errors import ConfigError, DistillError, ModelError, OutputExistsError
 from distill.progress import Progress
 from distill.train import METADATA, Outcome, train
 
@@ -54,17 +55,26 @@ def prepare_out(out_dir: Path, *, resume: bool = False) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _prepare_out(out_dir: Path, resume: bool, world: distributed.World) -> None:
-    """Rank 0 checks and creates the output directory; the others wait for its verdict."""
-    problem = None
-    if world.main:
-        try:
-            prepare_out(out_dir, resume=resume)
-        except OutputExistsError as exc:
-            problem = str(exc)
-    problem = world.broadcast(problem)
-    if problem is not None:
-        raise OutputExistsError(problem)
+@contextlib.contextmanager
+def claim(out_dir: Path, world: distributed.World, resume: bool | None = None) -> Iterator[None]:
+    """Hold `out_dir`'s lock for the block (rank 0; distill.runlock), after checking that it
+    holds no other run when `resume` is given; the other ranks wait for rank 0's verdict."""
+    with contextlib.ExitStack() as stack:
+        problem: DistillError | None = None
+        if world.main:
+            try:
+                check_out_dir(out_dir)
+                stack.enter_context(runlock.hold(out_dir))
+                if resume is not None:
+                    prepare_out(out_dir, resume=resume)
+            except DistillError as exc:
+                problem = exc
+        said = world.broadcast(None if problem is None else str(problem))
+        if problem is not None:
+            raise problem
+        if said is not None:
+            raise DistillError(said)
+        yield
 
 
 def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -113,32 +123,32 @@ def pretrain(
     if gpt.vocab_size < BYTE_VOCAB:  # ids 0..255 must all exist before any work
         raise ConfigError(f"model vocab_size {gpt.vocab_size} is too small: {BYTE_NEED}")
     fresh = not out_dir.exists()
-    _prepare_out(out_dir, resume, world)
-    corpus, data_cfg = inputs.load_corpus(
-        data_paths, run_dir=out_dir, model_dir=None, vocab_size=gpt.vocab_size,
-        data_cfg=data_cfg, world=world, role="model", fresh=fresh,
-    )  # fmt: skip
-    net = _fresh_gpt(gpt, cfg.seed)
-    run_config = {
-        "kind": "pretrain",
-        "data_fingerprint": data.fingerprint(corpus, data_cfg),
-        **_flat("model", dataclasses.asdict(net.config)),
-        **_flat("data", as_dict(data_cfg)),
-        **_flat("train", as_dict(cfg)),
-    }
-    return _train_with_progress(
-        "pretrain",
-        quiet,
-        net,
-        batches.from_corpus(corpus, data_cfg.seq_len),
-        config=cfg,
-        out_dir=out_dir,
-        model_subdir="model",
-        run_config=run_config,
-        device=dev,
-        resume=resume,
-        world=world,
-    )
+    with claim(out_dir, world, resume):  # raw --data is prepared into the locked run dir
+        corpus, data_cfg = inputs.load_corpus(
+            data_paths, run_dir=out_dir, model_dir=None, vocab_size=gpt.vocab_size,
+            data_cfg=data_cfg, world=world, role="model", fresh=fresh,
+        )  # fmt: skip
+        net = _fresh_gpt(gpt, cfg.seed)
+        run_config = {
+            "kind": "pretrain",
+            "data_fingerprint": data.fingerprint(corpus, data_cfg),
+            **_flat("model", dataclasses.asdict(net.config)),
+            **_flat("data", as_dict(data_cfg)),
+            **_flat("train", as_dict(cfg)),
+        }
+        return _train_with_progress(
+            "pretrain",
+            quiet,
+            net,
+            batches.from_corpus(corpus, data_cfg.seq_len),
+            config=cfg,
+            out_dir=out_dir,
+            model_subdir="model",
+            run_config=run_config,
+            device=dev,
+            resume=resume,
+            world=world,
+        )
 
 
 def precompute(
@@ -158,30 +168,30 @@ def precompute(
     vocab = pairing.real_vocab(teacher, teacher_dir)
     if data_cfg.seq_len > int(getattr(teacher, "max_seq_len", 1 << 20)):
         raise ConfigError(f"--seq-len {data_cfg.seq_len} exceeds the teacher's context")
-    check_out_dir(out_dir)  # write_cache refuses an existing cache inside it
     if (out_dir / cache.CACHE_DIR).exists():
         raise OutputExistsError(
             f"{out_dir / cache.CACHE_DIR} already holds a cache: choose another --out"
         )
-    corpus, data_cfg = inputs.load_corpus(
-        data_paths, run_dir=out_dir, model_dir=teacher_dir, vocab_size=vocab,
-        data_cfg=data_cfg, world=world, role="teacher", fresh=not out_dir.exists(),
-    )  # fmt: skip
-    out_dir.mkdir(parents=True, exist_ok=True)
+    fresh = not out_dir.exists()
     bar = Progress("precompute", quiet=quiet)
     try:
-        return cache.write_cache(
-            out_dir,
-            teacher=teacher.to(dev),
-            corpus=corpus,
-            data=data_cfg,
-            precompute=cfg,
-            teacher_fingerprint=model.fingerprint(teacher_dir),
-            data_fingerprint=data.fingerprint(corpus, data_cfg),
-            device=dev,
-            on_shard=_releasing(corpus, bar.shard),
-            world=world,
-        )
+        with claim(out_dir, world):  # write_cache refuses an existing cache inside it
+            corpus, data_cfg = inputs.load_corpus(
+                data_paths, run_dir=out_dir, model_dir=teacher_dir, vocab_size=vocab,
+                data_cfg=data_cfg, world=world, role="teacher", fresh=fresh,
+            )  # fmt: skip
+            return cache.write_cache(
+                out_dir,
+                teacher=teacher.to(dev),
+                corpus=corpus,
+                data=data_cfg,
+                precompute=cfg,
+                teacher_fingerprint=model.fingerprint(teacher_dir),
+                data_fingerprint=data.fingerprint(corpus, data_cfg),
+                device=dev,
+                on_shard=_releasing(corpus, bar.shard),
+                world=world,
+            )
     finally:
         bar.close()
 
@@ -225,7 +235,6 @@ def distill(
     pairing.check_student(teacher_cache, cache_path, student, student_path)
     if teacher_cache.seq_len > int(getattr(student, "max_seq_len", 1 << 20)):
         raise ModelError(f"the cache's seq_len {teacher_cache.seq_len} exceeds the student's")
-    _prepare_out(out_dir, resume, world)
     run_config = {
         "kind": "train",
         "cache.manifest_sha256": teacher_cache.sha256,
@@ -234,19 +243,20 @@ def distill(
         **student_id,
         **_flat("train", as_dict(cfg)),
     }
-    return _train_with_progress(
-        "train",
-        quiet,
-        student,
-        batches.from_cache(teacher_cache),
-        config=cfg,
-        out_dir=out_dir,
-        model_subdir="student",
-        run_config=run_config,
-        device=dev,
-        resume=resume,
-        world=world,
-    )
+    with claim(out_dir, world, resume):
+        return _train_with_progress(
+            "train",
+            quiet,
+            student,
+            batches.from_cache(teacher_cache),
+            config=cfg,
+            out_dir=out_dir,
+            model_subdir="student",
+            run_config=run_config,
+            device=dev,
+            resume=resume,
+            world=world,
+        )
 
 
 def generate(

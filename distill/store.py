@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from distill import readers
+from distill import readers, runlock
 from distill.config import DataConfig
 from distill.data import Corpus, narrow_uint
 from distill.errors import DataError, OutputExistsError
@@ -104,8 +104,22 @@ def prepare(
     tok = load(tokenizer_dir)
     dtype = narrow_uint(tok.ident.vocab_size)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with runlock.hold_file(out.parent / f".{out.name}.lock", f"token store {out}"):
+        _check_target(out)  # again under the lock: another writer may have published since
+        for stale in out.parent.glob(f".{out.name}.partial-*"):  # a killed writer's leftovers
+            shutil.rmtree(stale, ignore_errors=True)
+        return _write(sources, out, tok, dtype, text_field, val_fraction)
+
+
+def _write(
+    sources: list[readers.Source],
+    out: Path,
+    tok: Tokenizer,
+    dtype: np.dtype[Any],
+    text_field: str,
+    val_fraction: float,
+) -> Path:
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         with (tmp / TOKENS).open("wb") as fh:

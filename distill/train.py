@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from distill import durable
 from distill import loss as kd
 from distill.batches import Batches, epoch_order, to_device, val_windows
 from distill.checkpoint import (
@@ -161,7 +161,7 @@ def train(
     ckpt_path, meta_path = out_dir / CHECKPOINT, out_dir / METADATA
     metadata: dict[str, Any] = {"config": run_config, "epochs": []}
     step = 0
-    if resume:
+    if resume:  # a damaged or foreign checkpoint is refused here, before anything is written
         state = load_checkpoint(ckpt_path, run_config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -171,7 +171,9 @@ def train(
         initial = load_initial(out_dir / INITIAL)
     else:
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        if world.main:
+    if world.main:  # first remove what killed runs left in this (locked) directory
+        durable.sweep(out_dir, published=(model_subdir,))
+        if not resume:
             save_checkpoint(out_dir / INITIAL, initial)
     sums = np.zeros(4)  # this rank's objective, kl, ce, tokens over the current epoch
     epoch_start = time.perf_counter()
@@ -202,7 +204,8 @@ def train(
                 }
             )
             if world.main:
-                atomic_write_json(meta_path, metadata)
+                # checkpoint first: a kill between the two leaves a resumable run, whose
+                # checkpoint carries the metadata that the resume writes again
                 save_checkpoint(
                     ckpt_path,
                     {
@@ -215,6 +218,7 @@ def train(
                         "metadata": metadata,
                     },
                 )
+                atomic_write_json(meta_path, metadata)
             world.barrier()  # no rank runs ahead of a checkpoint it might have to resume
             sums[:] = 0.0
             epoch_start = time.perf_counter()
@@ -323,13 +327,6 @@ def _finish(
 
 
 def publish_model(model: nn.Module, model_dir: Path) -> None:
-    """Replace `model_dir` by renames, so a reader finds the old model or the new, never none."""
-    tmp = model_dir.with_name(f".{model_dir.name}.partial")
-    old = model_dir.with_name(f".{model_dir.name}.old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    save_model(model.cpu(), tmp)
-    if model_dir.exists():
-        model_dir.rename(old)
-    tmp.rename(model_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    """Publish `model_dir` through a symlink swapped by one rename (distill.durable): a
+    reader finds the old complete model or the new one, never none and never a half."""
+    durable.publish_dir(model_dir, lambda stage: save_model(model.cpu(), stage))

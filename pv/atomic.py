@@ -7,19 +7,36 @@ import os
 from pathlib import Path
 
 
+class WriteError(OSError):
+    """A write that failed (full disk, file-size limit, I/O error), with the file in its one
+    line. An OSError, so callers that treat any OSError as "could not write" still do."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # the line itself, without "[Errno n]"
+
+
 def write_text(path: Path, text: str) -> None:
     """Write `text` to a temp file beside `path` (same folder, so the rename cannot cross
-    file systems), then rename it over `path`. On any failure the temp file is removed and
-    the error propagates; `path` is either the old file or the new one, never a mix."""
+    file systems), flush it to disk, then rename it over `path`. On any failure the temp
+    file is removed; `path` is either the old file or the new one, never a mix. An OSError
+    becomes a WriteError naming `path`, whatever the step that failed."""
     # imported here: tempfile pulls in shutil and random, a cost a warm `pv validate`
     # (which writes nothing) should not pay
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise WriteError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise

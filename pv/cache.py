@@ -24,6 +24,12 @@ PACK = "validate-v2.json"
 RUN = "last-run-v1.json"  # the last run's whole report, served when nothing it read changed
 SOURCES = Path(__file__).parent  # the modules and schemas that decide a result
 MAX_ENTRIES = 20_000  # oldest entries are dropped first, so the pack cannot grow forever
+SEAL = "sha256"  # each entry's digest of its own content
+
+
+def _seal(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != SEAL}
+    return hashlib.sha256(json.JSONEncoder(sort_keys=True).encode(body).encode()).hexdigest()
 
 
 @functools.cache
@@ -102,6 +108,8 @@ class Cache:
         if entry is None:
             return None
         try:
+            if not isinstance(entry, dict) or entry.get(SEAL) != _seal(entry):
+                raise ValueError("damaged entry")  # well-formed but altered: never trusted
             return FileResult.from_dict(display, entry)
         except (ValueError, KeyError, TypeError, AttributeError):
             del entries[key]
@@ -110,7 +118,8 @@ class Cache:
 
     def put(self, raw: bytes, display: str, result: FileResult) -> None:
         """Remember a result; `flush` writes it."""
-        self._pack()[self.key(raw, display)] = result.to_dict()
+        entry = result.to_dict()
+        self._pack()[self.key(raw, display)] = {**entry, SEAL: _seal(entry)}
         self._dirty = True
 
     def run_key(self, parts: list[str]) -> str:

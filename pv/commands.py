@@ -147,13 +147,14 @@ def drift(fmt: str, write_registry: bool, pyproject: Path | None) -> None:
 
 def _write_registry(config: PvConfig) -> None:
     from pv.apps import AppImportError
+    from pv.atomic import WriteError
     from pv.config import project_name
     from pv.registry import write_registry
 
     existed = config.registry.is_file()
     try:
         written, fresh = write_registry(config, project_name(config.root))
-    except AppImportError as exc:
+    except (AppImportError, WriteError) as exc:  # a registry that cannot be written stays whole
         _fail("drift", str(exc), 1)
     verb = "wrote" if existed else "created"
     click.echo(f"{verb} {config.registry} with {written} commands", err=True)

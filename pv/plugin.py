@@ -4,6 +4,7 @@ Imported by pytest on every run, so it imports nothing heavy and stays silent un
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,8 +221,14 @@ class PvSession:
         self.states = resolve(self.declared, self.results(), self.collected)
         if self.report_path is not None:
             from pv import idreport
+            from pv.atomic import WriteError
 
-            idreport.write_json(self.report_path, self.report())
+            try:
+                idreport.write_json(self.report_path, self.report())
+            except WriteError as exc:  # the previous report is kept whole
+                print(f"pv: error: {exc}", file=sys.stderr)
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                return
         if self.strict and session.exitstatus == 0 and self.strict_failures():
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -110,6 +110,7 @@ def test_a_manifest_of_another_format_is_refused(tiny_run: TinyRun, tmp_path: Pa
     root = copy_cache(tiny_run, tmp_path)
     manifest = json.loads((root / "manifest.json").read_text())
     manifest["format"] = "something-else"
+    manifest[cache.SEAL] = cache._seal(manifest)
     (root / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CacheMismatchError, match="not a distill-teacher-logits-v1"):
         cache.open_cache(root)
@@ -146,6 +147,7 @@ def test_fast_top_k_equals_a_stable_sort_cut_at_k_even_with_many_ties() -> None:
 def rewrite_manifest(root: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     manifest = json.loads((root / "manifest.json").read_text())
     edit(manifest)
+    manifest[cache.SEAL] = cache._seal(manifest)  # sealed: the edit itself must be refused
     (root / "manifest.json").write_text(json.dumps(manifest))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from distill import cache
 from distill.cli import main
 from tests.distill.conftest import SEQ_LEN, TinyRun
 
@@ -213,6 +214,7 @@ def test_train_from_a_manifest_that_drops_a_shard_is_refused(
     manifest_path = tmp_path / "c" / "teacher_logits" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["files"] = [f for f in manifest["files"] if f["name"] != "tokens-00000.bin"]
+    manifest["manifest_sha256"] = cache._seal(manifest)  # sealed: the edit must be refused
     manifest_path.write_text(json.dumps(manifest))
     result = invoke("train", "--cache", tmp_path / "c", "--out", tmp_path / "s", *FAST)
     assert_refused(result, "does not list tokens-00000.bin")

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from distill import loss as kd
 from distill import stages
 from distill import train as train_mod
-from distill.errors import CheckpointMismatchError, TrainingError
+from distill.errors import CheckpointMismatchError, TrainingError, WriteError
 from distill.optim import lr_factor
 from tests.distill.conftest import TinyRun, micro_train
 
@@ -166,7 +166,9 @@ def test_publishing_replaces_the_old_model_and_leaves_no_side_directory(tmp_path
         expected = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16)).state_dict()
         got = weights(target)
         assert all(torch.equal(got[k], expected[k]) for k in got)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["student"]
+    # the live version behind the symlink; the first one was removed once replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".student.v-2", "student"]
+    assert target.is_symlink()
 
 
 def test_the_initial_weights_are_written_atomically(
@@ -179,10 +181,10 @@ def test_the_initial_weights_are_written_atomically(
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", crash_midway)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match=r"cannot write .*initial_model.pt .*: disk full"):
         distil(tiny_run, tmp_path / "s", epochs=1, steps_per_epoch=2)
     monkeypatch.setattr(torch, "save", real_save)
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [".distill.lock"]
 
 
 def test_resume_with_unreadable_initial_weights_is_refused(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -432,3 +433,28 @@ def test_write_registry_creates_a_missing_registry_that_validates(project: Proje
     registry = str(project.root / "contracts/registry.yaml")
     assert CliRunner().invoke(main, ["validate", "--no-cache", registry]).exit_code == 0
     assert not [f for f in project.findings() if f.rule < "DRIFT-010"]
+
+
+def test_a_registry_that_cannot_be_written_is_one_error_line_and_stays_whole(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from pv import atomic
+
+    project.edit(
+        f"{project.module}.py", "def greet(", '@click.option("--loud", is_flag=True)\ndef greet('
+    )
+    registry = project.root / "contracts/registry.yaml"
+    before = registry.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    config = str(project.root / "pyproject.toml")
+    result = CliRunner().invoke(main, ["drift", "--config", config, "--write-registry"])
+    assert result.exit_code == 1
+    assert result.output == f"pv drift: error: cannot write {registry}: No space left on device\n"
+    assert registry.read_bytes() == before
+    assert sorted(p.name for p in registry.parent.iterdir()) == ["registry.yaml", "tiny-v1.yaml"]

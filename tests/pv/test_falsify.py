@@ -271,7 +271,7 @@ def test_a_report_that_cannot_be_written_leaves_no_temp_file_behind(tmp_path: Pa
         write_json(target, {"verdict": "passed", "bad": object()})
     blocked = tmp_path / "out" / "blocked.json"
     blocked.mkdir()  # a folder where the report should go: the final rename fails
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(OSError, match=r"cannot write .*blocked.json: Is a directory"):
         write_json(blocked, {"verdict": "failed"})
     assert json.loads(target.read_text(encoding="utf-8")) == {"verdict": "passed"}
     assert sorted(p.name for p in target.parent.iterdir()) == ["blocked.json", "report.json"]

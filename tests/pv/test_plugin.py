@@ -255,3 +255,14 @@ def test_measured_properties_and_harness_ids_reach_the_json_report(
     checks = {c["nodeid"]: c for c in report["checks"]}  # type: ignore[attr-defined]
     three = checks["falsify/test_demo.py::test_three"]
     assert three["properties"] == {"margin": {"seed": 0, "value": 0.25}}
+
+
+def test_a_report_that_cannot_be_written_is_one_error_line_and_exit_1(
+    pytester: pytest.Pytester,
+) -> None:
+    _project(pytester)
+    pytester.mkdir("r.json")  # a folder where the report goes: the rename onto it fails
+    result = pytester.runpytest("--pv-report", "r.json")
+    assert result.ret == 1
+    result.stderr.fnmatch_lines(["pv: error: cannot write *r.json: Is a directory"])
+    assert list((pytester.path / "r.json").iterdir()) == []
