@@ -104,11 +104,17 @@ def prepare(
     tok = load(tokenizer_dir)
     dtype = narrow_uint(tok.ident.vocab_size)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with runlock.hold_file(out.parent / f".{out.name}.lock", f"token store {out}"):
-        _check_target(out)  # again under the lock: another writer may have published since
-        for stale in out.parent.glob(f".{out.name}.partial-*"):  # a killed writer's leftovers
-            shutil.rmtree(stale, ignore_errors=True)
-        return _write(sources, out, tok, dtype, text_field, val_fraction)
+    lock = out.parent / f".{out.name}.lock"
+    with runlock.hold_file(lock, f"token store {out}"):
+        try:
+            _check_target(out)  # again under the lock: another writer may have published since
+            for stale in out.parent.glob(f".{out.name}.partial-*"):  # a killed writer's leftovers
+                shutil.rmtree(stale, ignore_errors=True)
+            return _write(sources, out, tok, dtype, text_field, val_fraction)
+        finally:
+            # Unlike a run directory's, this lock file can go: whoever locks an unlinked copy
+            # still checks `out` under it first, and finds the store published or absent.
+            lock.unlink(missing_ok=True)
 
 
 def _write(

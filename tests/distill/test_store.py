@@ -219,7 +219,40 @@ def test_a_prepare_killed_mid_stream_leaves_nothing_a_reader_would_take(tmp_path
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert not out.exists()
     assert not store.is_store(out)
-    (partial,) = (tmp_path / "out").iterdir()  # the killed writer's own scratch, never `out`
-    assert partial.name.startswith(".s.partial-")
-    assert store.prepare(files, out) == out  # a new prepare is not disturbed by it
+    # the killed writer's own scratch (and its lock file), never `out`
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert left[0] == ".s.lock"
+    assert [n.startswith(".s.partial-") for n in left[1:]] == [True]
+    assert store.prepare(files, out) == out  # a new prepare is not disturbed by it...
     assert store.open_store(out).manifest["n_tokens"] == 29
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["s"]  # ...and removes them
+
+
+def test_a_second_prepare_of_the_same_store_is_refused_while_the_first_holds_it(
+    tmp_path: Path,
+) -> None:
+    from distill import runlock, store
+    from distill.errors import RunLockedError
+
+    text = tmp_path / "a.txt"
+    text.write_text("hello world\n" * 50, encoding="utf-8")
+    out = tmp_path / "data"
+    with (
+        runlock.hold_file(tmp_path / ".data.lock", f"token store {out}"),
+        pytest.raises(RunLockedError, match=r"token store .*data is in use by pid \d+"),
+    ):
+        store.prepare([text], out)
+    assert not out.exists()
+
+
+def test_a_killed_prepare_s_partial_store_is_removed_by_the_next(tmp_path: Path) -> None:
+    from distill import store
+
+    text = tmp_path / "a.txt"
+    text.write_text("hello world\n" * 50, encoding="utf-8")
+    stale = tmp_path / ".data.partial-999999"
+    stale.mkdir()
+    (stale / "tokens.bin").write_bytes(b"\0" * 10)
+    store.prepare([text], tmp_path / "data")
+    assert not stale.exists()
+    assert store.open_store(tmp_path / "data").manifest["n_tokens"] > 0
