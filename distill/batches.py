@@ -13,7 +13,8 @@ from distill.cache import TeacherCache
 from distill.data import Corpus, windows
 from distill.loss import Teacher, TopK
 
-Fetched = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+# tokens, top-k ids, teacher values, the teacher's full logsumexp (top-k caches that store it)
+Fetched = tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,7 +34,7 @@ def from_cache(cache: TeacherCache) -> Batches:
         seq_len=cache.seq_len,
         vocab_size=cache.vocab_size,
         val=cache.val,
-        fetch=cache.batch,
+        fetch=lambda indices: (*cache.batch(indices), cache.batch_lse(indices)),
     )
 
 
@@ -41,7 +42,7 @@ def from_corpus(corpus: Corpus, seq_len: int) -> Batches:
     train = windows(corpus.train, seq_len)
 
     def fetch(indices: np.ndarray) -> Fetched:
-        return train[indices], None, None
+        return train[indices], None, None, None
 
     return Batches(
         n_windows=len(train),
@@ -54,7 +55,7 @@ def from_corpus(corpus: Corpus, seq_len: int) -> Batches:
 
 def to_device(fetched: Fetched, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Teacher]:
     """(inputs (B, L), targets (B, L), teacher logits): targets are inputs shifted by one."""
-    tokens, ids, values = fetched
+    tokens, ids, values, lse = fetched
     t = torch.from_numpy(tokens.astype(np.int64)).to(device)
     teacher: Teacher = None
     if values is not None:
@@ -62,7 +63,11 @@ def to_device(fetched: Fetched, device: torch.device) -> tuple[torch.Tensor, tor
         teacher = (
             vals
             if ids is None
-            else TopK(ids=torch.from_numpy(ids.astype(np.int64)).to(device), values=vals)
+            else TopK(
+                ids=torch.from_numpy(ids.astype(np.int64)).to(device),
+                values=vals,
+                lse=torch.from_numpy(lse).to(device) if lse is not None else None,
+            )
         )
     return t[:, :-1], t[:, 1:], teacher
 
