@@ -202,7 +202,11 @@ def _divergence_rows(
     kept = log_q.gather(1, dist.ids)
     outside = log_q.scatter(1, dist.ids, -torch.inf)
     log_tail = torch.logsumexp(outside, dim=-1, keepdim=True)
-    values, h = div.rows(dist.log_p, torch.cat([kept, log_tail], dim=-1))
+    log_p = dist.log_p
+    if log_p.shape[1] > log_q.shape[1]:  # k = V: no tail, whatever fp16 rounding left in it
+        log_p = F.log_softmax(log_p[:, :-1], dim=-1)
+        log_p = torch.cat([log_p, torch.full_like(log_tail, -torch.inf)], dim=-1)
+    values, h = div.rows(log_p, torch.cat([kept, log_tail], dim=-1))
     if not want_grad:
         return values, None
     # dD/dz_j = q_j (g_c(j) - <Q, g>), g = h / Q per category: q_j / Q_tail off the top k

@@ -188,6 +188,7 @@ class _ChunkedKD(torch.autograd.Function):
             if grad is not None and g is not None:
                 grad[a:b] = g
         ctx.save_for_backward(grad if grad is not None else torch.empty(0))
+        ctx.checking = logits.dtype == torch.float64
         return finish_sums(ctx, sums, compute_dtype(logits), spec)
 
     @staticmethod
@@ -195,11 +196,11 @@ class _ChunkedKD(torch.autograd.Function):
         # Scaled in place: a second copy of (N, V) is what this class exists to avoid.
         # The engine backpropagates each loss once; a second pass would see a used buffer.
         # float64 is the checking precision (gradcheck backpropagates twice), so it copies.
-        (grad,) = ctx.saved_tensors
-        if grad.dtype == torch.float64:
-            return (grad * grads[0], *([None] * 6))
+        if ctx.checking:
+            return (ctx.saved_tensors[0] * grads[0], *([None] * 6))
         if getattr(ctx, "used", False):
             raise RuntimeError("kd_loss supports one backward pass per forward")
         ctx.used = True
+        (grad,) = ctx.saved_tensors
         return (grad.mul_(grads[0].to(grad.dtype)), *([None] * 6))
 
