@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test lint bench check clean
+.PHONY: setup demo test lint bench check clean mutation
 
 setup: $(STAMP)
 
@@ -34,6 +34,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# mutmut over loss/kernel/divergence, fused, cache and pv/rules, each against the tests that
+# import it; long (not part of `make test`). Needs the mutation extra.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[mutation]'
+	$(BIN)/python tools/mutation.py
 
 check: lint test
 

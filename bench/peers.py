@@ -10,8 +10,9 @@ Where the definitions differ it is said and the difference is taken out before c
 TRL's JSD carries no T^2 (ours weighs the divergence by T^2: its `kl` is compared, and its
 gradient over T^2); torchtune's "forward KL" is the soft cross-entropy -sum p log q, i.e.
 KL(p || q) plus the teacher's entropy H(p), a constant for the student (the values differ by
-mean H(p), the gradients agree); torchtune's losses have no temperature (compared at T = 1). At V=128256 the peers' (N, V) temporaries need
-~4 GB each at N=8192, more than this 24 GB machine holds for TRL, so that row uses N=2048.
+mean H(p), the gradients agree); torchtune's losses have no temperature (compared at T = 1).
+At V=128256 the peers' (N, V) temporaries need ~4 GB each at N=8192, more than this 24 GB
+machine holds for TRL, so that row uses N=2048.
 """
 
 from __future__ import annotations

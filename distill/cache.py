@@ -292,8 +292,10 @@ def expected_files(manifest: dict[str, Any]) -> set[str]:
     n_shards = -(-int(manifest["n_windows"]) // int(manifest["precompute"]["shard_windows"]))
     kinds: tuple[str, ...] = ("tokens", "values")
     if int(manifest["top_k"]):
-        kinds = ("tokens", "ids", "values", "lse") if "bucket" in tail_policies(manifest) else (
-            "tokens", "ids", "values"
+        kinds = (
+            ("tokens", "ids", "values", "lse")
+            if "bucket" in tail_policies(manifest)
+            else ("tokens", "ids", "values")
         )
     return {"val_tokens.bin"} | {f"{k}-{i:05d}.bin" for k in kinds for i in range(n_shards)}
 

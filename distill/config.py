@@ -10,7 +10,6 @@ from typing import Any
 
 from distill.errors import ConfigError
 
-
 # the divergences of distill.divergence and the top-k tail policies of distill.kernel, named
 # here so the config stays importable without torch
 DIVERGENCE_NAMES = ("forward_kl", "reverse_kl", "jsd", "skew_kl", "tvd")

@@ -11,7 +11,6 @@ import torch
 from torch.nn import functional as F
 
 from distill import divergence as dv
-from distill.config import TAIL_POLICIES as TAILS
 from distill.errors import ConfigError
 
 IGNORE_INDEX = -100
@@ -100,9 +99,9 @@ def teacher_dist(teacher: ChunkTeacher, spec: ChunkSpec, dtype: torch.dtype) -> 
     )
 
 
-def finish_sums(ctx: Any, sums: torch.Tensor, dtype: torch.dtype, spec: ChunkSpec) -> tuple[
-    torch.Tensor, ...
-]:
+def finish_sums(
+    ctx: Any, sums: torch.Tensor, dtype: torch.dtype, spec: ChunkSpec
+) -> tuple[torch.Tensor, ...]:
     """(differentiable total, divergence sum, ce sum, count) from the float64 chunk sums."""
     total = (spec.w_kl * sums[1] + spec.w_ce * sums[2]).to(dtype)
     kl, ce, count = sums[1].to(dtype), sums[2].to(dtype), sums[3]

@@ -28,11 +28,11 @@ from typing import Any
 import torch
 
 from distill import fused
+from distill.config import TAIL_POLICIES as TAILS
 from distill.divergence import Divergence
 from distill.errors import ConfigError
 from distill.kernel import (
     IGNORE_INDEX,
-    TAILS,
     ChunkSpec,
     Teacher,
     TopK,
@@ -147,7 +147,8 @@ def check_tail(tail: str, temperature: float, div: Divergence) -> None:
         raise ConfigError(f"unknown tail policy {tail!r}: choose one of {', '.join(TAILS)}")
     if tail == "bucket" and temperature != 1.0:
         raise ConfigError(
-            f"tail bucket needs temperature 1 (the cache's logsumexp is at T=1), got {temperature:g}"
+            "tail bucket needs temperature 1 (the cache's logsumexp is at T=1), "
+            f"got {temperature:g}"
         )
 
 
@@ -203,4 +204,3 @@ class _ChunkedKD(torch.autograd.Function):
         ctx.used = True
         (grad,) = ctx.saved_tensors
         return (grad.mul_(grads[0].to(grad.dtype)), *([None] * 6))
-

@@ -145,8 +145,13 @@ def test_002_gradients_pass_gradcheck_in_float64(d: Divergence, fused: bool) -> 
         temperature = 1.0 if tail == "bucket" else 1.7
         x = s.clone().requires_grad_(True)
 
-        def total(z: torch.Tensor, teacher: kernel.Teacher = teacher, tail: str = tail) -> Any:
-            return _loss(z, y, teacher, d, temperature=temperature, tail=tail, fused=fused).total
+        def total(
+            z: torch.Tensor,
+            teacher: kernel.Teacher = teacher,
+            tail: str = tail,
+            t: float = temperature,
+        ) -> Any:
+            return _loss(z, y, teacher, d, temperature=t, tail=tail, fused=fused).total
 
         assert torch.autograd.gradcheck(
             total, (x,), eps=1e-6, atol=1e-7, rtol=1e-5, fast_mode=True
@@ -189,8 +194,12 @@ def test_003_invariants_hold() -> None:
     assert _value(Divergence(name="reverse_kl"), tp, tq) == pytest.approx(reverse, rel=1e-12)
     assert forward != pytest.approx(reverse, rel=1e-3)
     # the ends of beta: exactly forward and reverse KL, and the interior tends to beta * KL(p||q)
-    assert _value(Divergence(name="jsd", beta=0.0), t, s) == pytest.approx(_value(CASES[0], t, s), rel=1e-12)
-    assert _value(Divergence(name="jsd", beta=1.0), t, s) == pytest.approx(_value(CASES[1], t, s), rel=1e-12)
+    assert _value(Divergence(name="jsd", beta=0.0), t, s) == pytest.approx(
+        _value(CASES[0], t, s), rel=1e-12
+    )
+    assert _value(Divergence(name="jsd", beta=1.0), t, s) == pytest.approx(
+        _value(CASES[1], t, s), rel=1e-12
+    )
     small = 1e-5
     limit = _value(Divergence(name="jsd", beta=small), t, s) / small
     assert limit == pytest.approx(_value(CASES[0], t, s), rel=1e-3)
@@ -260,7 +269,8 @@ def test_005_accumulation_is_exact_and_both_paths_agree(d: Divergence) -> None:
             sub = _rows(teacher, part)
             out = _loss(split[part], y[part], sub, d, temperature=1.0, tail=tail, normalizer=count)
             out.total.backward()
-        assert whole.grad is not None and split.grad is not None
+        assert whole.grad is not None
+        assert split.grad is not None
         assert torch.allclose(whole.grad, split.grad, rtol=1e-12, atol=1e-15)
         fused = s.clone().requires_grad_(True)
         _loss(fused, y, teacher, d, temperature=1.0, tail=tail, fused=True).total.backward()
@@ -296,9 +306,7 @@ def test_006_train_records_the_divergence_and_refuses_bucket_without_lse(
     micro_run: EngineRun, tmp_path: Path
 ) -> None:
     succeeded(_train(micro_run, tmp_path / "fkl"))
-    succeeded(
-        _train(micro_run, tmp_path / "tvd", "--divergence", "tvd", "--tail", "bucket")
-    )
+    succeeded(_train(micro_run, tmp_path / "tvd", "--divergence", "tvd", "--tail", "bucket"))
     succeeded(_train(micro_run, tmp_path / "jsd", "--divergence", "jsd", "--beta", "0.25"))
     fkl, tvd, jsd = (_metadata(tmp_path / n) for n in ("fkl", "tvd", "jsd"))
     assert fkl["divergence"] == {"name": "forward_kl", "params": {}, "tail": "zero"}
@@ -312,8 +320,10 @@ def test_006_train_records_the_divergence_and_refuses_bucket_without_lse(
     _strip_lse(micro_run.cache, old)
     result = _train_on(micro_run, old, tmp_path / "refused", "--tail", "bucket")
     assert result.exit_code == 1
-    assert result.output.startswith("error: ") and "logsumexp" in result.output
-    assert result.output.count("\n") == 1 and not (tmp_path / "refused" / "metadata.json").exists()
+    assert result.output.startswith("error: ")
+    assert "logsumexp" in result.output
+    assert result.output.count("\n") == 1
+    assert not (tmp_path / "refused" / "metadata.json").exists()
 
 
 def _train_on(run: EngineRun, cache_dir: Path, out: Path, *extra: str) -> Any:

@@ -36,6 +36,7 @@ class Group:
     target: float
 
 
+ALSO_COPY = ["tests", "falsify", "contracts", "conftest.py", "pyproject.toml", "distill", "pv"]
 FAST = ("-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-x")
 GROUPS = (
     Group(
@@ -95,7 +96,7 @@ def _config(group: Group) -> str:
             "[tool.mutmut]",
             f"source_paths = {json.dumps(sorted({f.split('/')[0] for f in group.files}))}",
             f"only_mutate = {json.dumps(list(group.files))}",
-            'also_copy = ["tests", "falsify", "contracts", "conftest.py", "pyproject.toml", "distill", "pv"]',
+            f"also_copy = {json.dumps(ALSO_COPY)}",
             f"pytest_add_cli_args = {json.dumps(list(FAST))}",
             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
             'process_isolation = "forkserver"',

@@ -49,7 +49,8 @@ def test_divergence_params_name_only_what_each_uses() -> None:
     assert Divergence(name="jsd", beta=0.2).params == {"beta": 0.2}
     assert Divergence(name="skew_kl", skew=0.3).params == {"skew": 0.3}
     assert Divergence(name="reverse_kl", beta=0.2, skew=0.3).params == {}
-    assert not Divergence(name="tvd").t_squared and Divergence(name="skew_kl").t_squared
+    assert not Divergence(name="tvd").t_squared
+    assert Divergence(name="skew_kl").t_squared
     assert Divergence(name="jsd", beta=1.0).needs_support
     assert not Divergence(name="jsd", beta=0.99).needs_support
 
@@ -89,7 +90,8 @@ def test_a_top_k_covering_the_whole_vocabulary_leaves_an_empty_bucket() -> None:
     ref = kd_loss(full, y, t, alpha=1.0, temperature=1.0)
     ref.total.backward()
     assert out.kl == pytest.approx(ref.kl, rel=1e-5)
-    assert x.grad is not None and full.grad is not None
+    assert x.grad is not None
+    assert full.grad is not None
     assert torch.allclose(x.grad, full.grad, atol=1e-6)
 
 
@@ -122,10 +124,12 @@ def test_a_top_k_cache_stores_the_full_logsumexp_per_token(tiny_run: TinyRun) ->
     entries = {f["name"]: f for f in opened.manifest["files"]}
     lse = entries["lse-00000.bin"]
     tokens = entries["tokens-00000.bin"]
-    assert lse["dtype"] == "float32" and lse["bytes"] == 4 * lse["shape"][0] * lse["shape"][1]
+    assert lse["dtype"] == "float32"
+    assert lse["bytes"] == 4 * lse["shape"][0] * lse["shape"][1]
     assert lse["shape"] == [tokens["shape"][0], tokens["shape"][1] - 1]
     got = opened.batch_lse(np.array([0, 2]))
-    assert got is not None and got.shape == (2, opened.seq_len)
+    assert got is not None
+    assert got.shape == (2, opened.seq_len)
     _, _, values = opened.batch(np.array([0, 2]))
     # the full logsumexp is above the top-k's own (the tail holds some mass)
     top = torch.logsumexp(torch.from_numpy(values.astype(np.float32)), dim=-1)
@@ -147,10 +151,11 @@ def test_a_cache_without_logsumexp_serves_tail_zero_and_refuses_bucket(
     tiny_run: TinyRun, tmp_path: Path
 ) -> None:
     old = cache.open_cache(_without_lse(tiny_run.cache, tmp_path / "old"))
-    assert old.tails == ["zero"] and old.lse is None
+    assert old.tails == ["zero"]
+    assert old.lse is None
     assert old.batch_lse(np.array([0])) is None
     old.require_tail("zero")
-    with pytest.raises(CacheMismatchError, match="no per-token logsumexp.*--tail bucket"):
+    with pytest.raises(CacheMismatchError, match=r"no per-token logsumexp.*--tail bucket"):
         old.require_tail("bucket")
     with pytest.raises(CacheMismatchError, match="--tail bucket"):
         stages.distill(
