@@ -4,7 +4,8 @@ the demo schedule and defaults (alpha 0.9, T 1), 3 seeds. reverse KL needs the b
 against a top-k cache (tail zero would make it infinite), so it runs with --tail bucket, as
 does a second forward KL row for the tail policy alone. A table, not a test: no target.
 
-DISTILL_BENCH_STEPS (default: the demo's) shortens the student schedule for a quick look.
+DISTILL_BENCH_STEPS and DISTILL_BENCH_TEACHER_STEPS (default: the demo's steps per epoch)
+shorten the student's and the teacher's schedules on a busy machine; the table says which ran.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ ROWS = (  # (label, TrainConfig fields)
 
 def _teacher_cache(root: Path) -> tuple[Path, float]:
     schedule = dataclasses.asdict(TEACHER_SCHEDULE)
+    schedule["steps_per_epoch"] = int(
+        os.environ.get("DISTILL_BENCH_TEACHER_STEPS", schedule["steps_per_epoch"])
+    )
     teacher = stages.pretrain(
         out_dir=root / "teacher", data_paths=(), size="small", data_cfg=DataConfig(),
         cfg=TrainConfig(alpha=0.0, **schedule), device="cpu", resume=False, quiet=True,
@@ -73,7 +77,11 @@ def main() -> int:
             label: [_student(Path(tmp), cache, label, fields, s) for s in SEEDS]
             for label, fields in ROWS
         }
-    print(f"  teacher (small) val_loss {teacher_loss:.4f}; student tiny, alpha 0.9, T 1")
+    steps = {k: os.environ.get(f"DISTILL_BENCH_{k}STEPS", "demo") for k in ("TEACHER_", "")}
+    print(
+        f"  teacher (small, steps/epoch {steps['TEACHER_']}) val_loss {teacher_loss:.4f}; "
+        f"student tiny, steps/epoch {steps['']}, alpha 0.9, T 1"
+    )
     print(f"  {'divergence':24} " + " ".join(f"seed {s:<3}" for s in SEEDS) + "    mean    sd")
     for label, losses in table.items():
         cells = " ".join(f"{x:8.4f}" for x in losses)
