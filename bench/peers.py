@@ -34,7 +34,9 @@ PAIRS = (  # (ours, theirs, what agrees)
     ("ours_fkl", "tt_fkl", "forward KL + H(p) at T=1"),
     ("ours_rkl", "tt_rkl", "reverse KL at T=1"),
 )
-SIZES = ((32000, 8192), (128256, 2048))
+# DISTILL_BENCH_PEER_N=n1,n2 overrides the two N on a machine too busy for the full size
+_N = os.environ.get("DISTILL_BENCH_PEER_N", "8192,2048").split(",")
+SIZES = ((32000, int(_N[0])), (128256, int(_N[1])))
 
 
 def _rss() -> int:

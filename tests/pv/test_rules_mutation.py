@@ -116,3 +116,20 @@ def test_unknown_keys_suggest_a_spelling_only_when_the_right_key_is_known() -> N
     assert (plain.rule, plain.suggestion) == ("PV-002", "did you mean 'equations'?")
     far = rules.unknown_key(doc, (), "qqqqqqq", known)
     assert far.suggestion is None
+
+
+def test_a_close_but_not_close_enough_key_gets_no_suggestion() -> None:
+    doc = _doc(_contract())
+    # difflib ratio 0.615: under the 0.7 cutoff, so no did-you-mean
+    assert rules.unknown_key(doc, (), "equa", ["equations"]).suggestion is None
+    assert rules.unknown_key(doc, (), "equat", ["equations"]).suggestion is not None
+
+
+def test_a_text_field_that_is_not_a_string_counts_as_empty() -> None:
+    data = _contract(
+        metadata={"version": "1.0.0", "description": "d", "references": [["not text"]]},
+        equations={"e": {"formula": ["x"]}},
+        proof_obligations=[{"type": "invariant", "property": 3}],
+    )
+    found = {f.rule for f in rules.contract_rules(_doc(data), data)}
+    assert {"SCHEMA-001", "SCHEMA-004", "SCHEMA-005"} <= found
