@@ -133,3 +133,23 @@ def test_a_text_field_that_is_not_a_string_counts_as_empty() -> None:
     )
     found = {f.rule for f in rules.contract_rules(_doc(data), data)}
     assert {"SCHEMA-001", "SCHEMA-004", "SCHEMA-005"} <= found
+
+
+def test_an_entry_without_an_id_is_not_an_id_format_error() -> None:
+    data = _contract(
+        falsification_tests=[{"rule": "r", "prediction": "p", "if_fails": "f"}],
+        kani_harnesses=[{"obligation": "e", "bound": 1}],
+    )
+    assert rules.contract_rules(_doc(data), data) == []
+
+
+def test_a_malformed_kani_id_is_reported_at_its_id() -> None:
+    data = _contract(kani_harnesses=[{"id": "KANI-bad", "obligation": "e", "bound": 1}])
+    found = [f for f in rules.contract_rules(_doc(data), data) if f.rule == "PV-009"]
+    assert [(f.path, f.message, f.severity) for f in found] == [
+        (
+            "$.kani_harnesses[0].id",
+            "Kani harness id 'KANI-bad' is not KANI-PREFIX-NNN",
+            rules.RULES["PV-009"][0],
+        )
+    ]
