@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test lint bench faults check clean
+.PHONY: setup demo test lint bench faults mutation check clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,12 @@ faults: $(STAMP)
 	PV_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -p no:randomly -p no:cacheprovider -q \
 		tests/pv/test_fuzz_corpus.py
 	$(BIN)/python -m bench pv_scale
+
+# mutmut over loss/kernel/divergence, fused, cache and pv/rules, each against the tests that
+# import it; long (not part of `make test`). Needs the mutation extra.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[mutation]'
+	$(BIN)/python tools/mutation.py
 
 check: test
 

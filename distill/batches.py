@@ -14,7 +14,8 @@ from distill.cache import TeacherCache
 from distill.data import Corpus, windows
 from distill.loss import Teacher, TopK
 
-Fetched = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+# tokens, top-k ids, teacher values, the teacher's full logsumexp (top-k caches that store it)
+Fetched = tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +35,7 @@ def from_cache(cache: TeacherCache) -> Batches:
         seq_len=cache.seq_len,
         vocab_size=cache.vocab_size,
         val=cache.val,
-        fetch=cache.batch,
+        fetch=lambda indices: (*cache.batch(indices), cache.batch_lse(indices)),
     )
 
 
@@ -45,7 +46,7 @@ def from_corpus(corpus: Corpus, seq_len: int) -> Batches:
         tokens = train[indices]  # a copy: the mapped pages can go
         if corpus.release is not None:
             corpus.release()
-        return tokens, None, None
+        return tokens, None, None, None
 
     return Batches(
         n_windows=len(train),
@@ -58,7 +59,7 @@ def from_corpus(corpus: Corpus, seq_len: int) -> Batches:
 
 def to_device(fetched: Fetched, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Teacher]:
     """(inputs (B, L), targets (B, L), teacher logits): targets are inputs shifted by one."""
-    tokens, ids, values = fetched
+    tokens, ids, values, lse = fetched
     t = torch.from_numpy(tokens.astype(np.int64)).to(device)
     teacher: Teacher = None
     if values is not None:
@@ -66,7 +67,11 @@ def to_device(fetched: Fetched, device: torch.device) -> tuple[torch.Tensor, tor
         teacher = (
             vals
             if ids is None
-            else TopK(ids=torch.from_numpy(ids.astype(np.int64)).to(device), values=vals)
+            else TopK(
+                ids=torch.from_numpy(ids.astype(np.int64)).to(device),
+                values=vals,
+                lse=torch.from_numpy(lse).to(device) if lse is not None else None,
+            )
         )
     return t[:, :-1], t[:, 1:], teacher
 

@@ -1,6 +1,7 @@
 """The teacher-logit cache: `OUT/teacher_logits/` = raw shards (memory-mapped when read) +
 `manifest.json` with the resolved config, the teacher and data fingerprints and the sha256 of
-every file. Byte-deterministic: no timestamps, fixed shard order, top-k ties broken by id."""
+every file. Byte-deterministic: no timestamps, fixed shard order, top-k ties broken by id.
+A top-k cache also stores each token's full logsumexp (fp32, 4 bytes), for the bucket tail."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ CACHE_DIR = "teacher_logits"
 MANIFEST = "manifest.json"
 FORMAT = "distill-teacher-logits-v1"
 VALUE_DTYPE = np.dtype(np.float16)
+LSE_DTYPE = np.dtype(np.float32)
+# the top-k tail policies a cache serves: bucket needs the stored logsumexp (a full cache
+# has no tail, so both policies are the same there)
+TAILS_WITH_LSE = ["zero", "bucket"]
+TAILS_WITHOUT_LSE = ["zero"]
 FP16_MAX = float(np.finfo(np.float16).max)
 SEAL = "manifest_sha256"
 
@@ -53,6 +59,7 @@ def manifest_dict(
         "id_dtype": narrow_uint(vocab_size).name,
         "value_dtype": VALUE_DTYPE.name,
         "tail_policy": "top-k renormalised at temperature T; tail probability 0",
+        "tail_policies": TAILS_WITH_LSE,
         "files": files,
     }
 
@@ -111,17 +118,20 @@ def _write(tmp: Path, name: str, array: np.ndarray) -> dict[str, Any]:
 @torch.no_grad()
 def _teacher_shard(
     teacher: nn.Module, inputs: np.ndarray, cfg: PrecomputeConfig, device: torch.device
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """(ids, values) for one shard of windows; ids is None when full logits are kept."""
-    all_ids, all_vals = [], []
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """(ids, values, lse) for one shard of windows; ids and lse are None for full logits."""
+    all_ids, all_vals, all_lse = [], [], []
     for a in range(0, len(inputs), cfg.batch_size):
         x = torch.from_numpy(inputs[a : a + cfg.batch_size].astype(np.int64)).to(device)
         logits = teacher(x).float().clamp_(-FP16_MAX, FP16_MAX)
         if cfg.top_k:
+            all_lse.append(torch.logsumexp(logits, dim=-1).cpu().numpy().astype(LSE_DTYPE))
             ids, logits = top_k(logits, cfg.top_k)
             all_ids.append(ids.cpu().numpy())
         all_vals.append(logits.cpu().numpy().astype(VALUE_DTYPE))
-    return (np.concatenate(all_ids) if all_ids else None), np.concatenate(all_vals)
+    if not all_ids:
+        return None, np.concatenate(all_vals), None
+    return np.concatenate(all_ids), np.concatenate(all_vals), np.concatenate(all_lse)
 
 
 def write_cache(
@@ -217,11 +227,13 @@ def _write_shards(
     mine: dict[int, list[dict[str, Any]]] = {}
     for i in range(world.rank, n_shards, world.size):
         part = wins[i * precompute.shard_windows : (i + 1) * precompute.shard_windows]
-        ids, values = _teacher_shard(teacher, part[:, :-1], precompute, device)
+        ids, values, lse = _teacher_shard(teacher, part[:, :-1], precompute, device)
         mine[i] = [_write(tmp, f"tokens-{i:05d}.bin", part.astype(id_dtype))]
         if ids is not None:
             mine[i].append(_write(tmp, f"ids-{i:05d}.bin", ids.astype(id_dtype)))
         mine[i].append(_write(tmp, f"values-{i:05d}.bin", values))
+        if lse is not None:
+            mine[i].append(_write(tmp, f"lse-{i:05d}.bin", lse))
         if on_shard is not None:
             on_shard(len(mine), -(-(n_shards - world.rank) // world.size))
     return mine
@@ -244,6 +256,9 @@ class TeacherCache:
         self.tokens = [maps[f"tokens-{i:05d}.bin"] for i in range(n_shards)]
         self.values = [maps[f"values-{i:05d}.bin"] for i in range(n_shards)]
         self.ids = [maps[f"ids-{i:05d}.bin"] for i in range(n_shards)] if self.top_k else None
+        self.tails = tail_policies(manifest)
+        has_lse = self.top_k and "bucket" in self.tails
+        self.lse = [maps[f"lse-{i:05d}.bin"] for i in range(n_shards)] if has_lse else None
 
     def batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Windows at `indices`: tokens (B, L+1), ids (B, L, k) or None, values (B, L, k|V)."""
@@ -254,6 +269,21 @@ class TeacherCache:
             return tokens, None, values
         ids = np.stack([self.ids[s][j] for s, j in zip(shard, local, strict=True)])
         return tokens, ids, values
+
+    def batch_lse(self, indices: np.ndarray) -> np.ndarray | None:
+        """The teacher's full logsumexp (B, L) at `indices`, or None if the cache has none."""
+        if self.lse is None:
+            return None
+        shard, local = np.divmod(indices, self.shard_windows)
+        return np.stack([self.lse[s][j] for s, j in zip(shard, local, strict=True)])
+
+    def require_tail(self, tail: str) -> None:
+        """Refuse a tail policy this cache cannot serve, naming the fix."""
+        if tail not in self.tails:
+            raise CacheMismatchError(
+                f"the cache at {self.root} stores no per-token logsumexp, so it cannot serve "
+                f"--tail {tail}: re-run precompute (it stores one now) or use --tail zero"
+            )
 
     @property
     def sha256(self) -> str:
@@ -267,10 +297,24 @@ def _memmap(path: Path, entry: dict[str, Any]) -> np.ndarray:
     return np.memmap(path, dtype=entry["dtype"], mode="r", shape=shape)
 
 
+def tail_policies(manifest: dict[str, Any]) -> list[str]:
+    """The tail policies a cache serves: a cache written before the logsumexp was stored
+    has no `tail_policies` and serves tail zero only; a full cache serves both."""
+    if not int(manifest["top_k"]):
+        return list(TAILS_WITH_LSE)
+    return list(manifest.get("tail_policies", TAILS_WITHOUT_LSE))
+
+
 def expected_files(manifest: dict[str, Any]) -> set[str]:
     """Every file a cache with this manifest's window count, shard size and top-k must list."""
     n_shards = -(-int(manifest["n_windows"]) // int(manifest["precompute"]["shard_windows"]))
-    kinds = ("tokens", "ids", "values") if int(manifest["top_k"]) else ("tokens", "values")
+    kinds: tuple[str, ...] = ("tokens", "values")
+    if int(manifest["top_k"]):
+        kinds = (
+            ("tokens", "ids", "values", "lse")
+            if "bucket" in tail_policies(manifest)
+            else ("tokens", "ids", "values")
+        )
     return {"val_tokens.bin"} | {f"{k}-{i:05d}.bin" for k in kinds for i in range(n_shards)}
 
 

@@ -384,6 +384,34 @@ def precompute(
     type=float,
     help="Softmax temperature T of the KL term, in (0, 100].",
 )
+@click.option(
+    "--divergence",
+    default="forward_kl",
+    show_default=True,
+    type=click.Choice(["forward_kl", "reverse_kl", "jsd", "skew_kl", "tvd"]),
+    help="Teacher-student divergence; T^2 weighs all but tvd.",
+)
+@click.option(
+    "--beta",
+    default=0.5,
+    show_default=True,
+    type=float,
+    help="jsd's mixture weight, in [0, 1]: 0 = forward KL, 1 = reverse KL.",
+)
+@click.option(
+    "--skew",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="skew_kl's mixture weight a in [0, 1): KL(p || a p + (1 - a) q).",
+)
+@click.option(
+    "--tail",
+    default="zero",
+    show_default=True,
+    type=click.Choice(["zero", "bucket"]),
+    help="Top-k tail: probability 0, or one bucket of the teacher's remaining mass (T=1).",
+)
 @_schedule(STUDENT_SCHEDULE)
 @_common
 @_refusals

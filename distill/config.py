@@ -10,6 +10,11 @@ from typing import Any
 
 from distill.errors import ConfigError
 
+# the divergences of distill.divergence and the top-k tail policies of distill.kernel, named
+# here so the config stays importable without torch
+DIVERGENCE_NAMES = ("forward_kl", "reverse_kl", "jsd", "skew_kl", "tvd")
+TAIL_POLICIES = ("zero", "bucket")
+
 
 def _check(ok: bool, message: str) -> None:
     if not ok:
@@ -75,6 +80,10 @@ class TrainConfig:
     eval_windows: int = 64
     loss_chunk: int = 4096
     drift_tolerance: float = 0.05
+    divergence: str = "forward_kl"
+    beta: float = 0.5  # jsd's mixing weight (TRL's GKD default)
+    skew: float = 0.1  # skew_kl's mixing weight (DistiLLM's default)
+    tail: str = "zero"
 
     def __post_init__(self) -> None:
         _in_range("alpha", self.alpha, 0.0, 1.0)
@@ -98,6 +107,27 @@ class TrainConfig:
         _in_range("eval_windows", self.eval_windows, 1, 1 << 31)
         _in_range("loss_chunk", self.loss_chunk, 1, 1 << 31)
         _in_range("drift_tolerance", self.drift_tolerance, 0.0, 10.0)
+        self._check_divergence()
+
+    def _check_divergence(self) -> None:
+        _check(
+            self.divergence in DIVERGENCE_NAMES,
+            f"unknown divergence {self.divergence!r}: choose one of {', '.join(DIVERGENCE_NAMES)}",
+        )
+        _in_range("beta", self.beta, 0.0, 1.0)
+        _check(
+            math.isfinite(self.skew) and 0.0 <= self.skew < 1.0,
+            f"skew must be in [0, 1), got {self.skew:g}",
+        )
+        _check(
+            self.tail in TAIL_POLICIES,
+            f"unknown tail policy {self.tail!r}: choose one of {', '.join(TAIL_POLICIES)}",
+        )
+        _check(
+            self.tail != "bucket" or self.temperature == 1.0,
+            f"tail bucket needs temperature 1 (the cache's logsumexp is at T=1), "
+            f"got {self.temperature:g}",
+        )
 
 
 def as_dict(config: Any) -> dict[str, Any]:

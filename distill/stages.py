@@ -231,6 +231,7 @@ def distill(
     """Distil a student from a verified cache; vocabularies must match before any work."""
     world, dev = _world(device)
     teacher_cache = cache.open_cache(cache_path)
+    teacher_cache.require_tail(cfg.tail)
     student, student_id = _student(student_path, size, cfg.seed, teacher_cache.seq_len)
     pairing.check_student(teacher_cache, cache_path, student, student_path)
     if teacher_cache.seq_len > int(getattr(student, "max_seq_len", 1 << 20)):

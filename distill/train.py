@@ -82,8 +82,21 @@ def student_loss(
             temperature=temperature,
             normalizer=normalizer,
             chunk_size=config.loss_chunk,
+            divergence=divergence_of(config),
+            tail=config.tail,
             **head,
         )
+
+
+def divergence_of(config: TrainConfig) -> kd.Divergence:
+    """The divergence a config asks for (its parameters ride along unused where irrelevant)."""
+    return kd.Divergence(name=config.divergence, beta=config.beta, skew=config.skew)
+
+
+def divergence_record(config: TrainConfig) -> dict[str, Any]:
+    """What metadata.json says about the divergence: its name, the parameters it uses, the tail."""
+    div = divergence_of(config)
+    return {"name": div.name, "params": div.params, "tail": config.tail}
 
 
 @torch.no_grad()
@@ -95,7 +108,7 @@ def evaluate(
     wins = val_windows(batches, config.eval_windows)
     total, count = 0.0, 0
     for a in range(0, len(wins), config.batch_size):
-        x, y, _ = to_device((wins[a : a + config.batch_size], None, None), device)
+        x, y, _ = to_device((wins[a : a + config.batch_size], None, None, None), device)
         out = student_loss(model, x, y, None, config, alpha=0.0, temperature=1.0)
         total, count = total + out.ce * out.tokens, count + out.tokens
     model.train()
@@ -159,7 +172,11 @@ def train(
     scheduler = make_scheduler(optimizer, config, total_steps)
     updates = count_updates(optimizer)
     ckpt_path, meta_path = out_dir / CHECKPOINT, out_dir / METADATA
-    metadata: dict[str, Any] = {"config": run_config, "epochs": []}
+    metadata: dict[str, Any] = {
+        "config": run_config,
+        "divergence": divergence_record(config),
+        "epochs": [],
+    }
     step = 0
     if resume:  # a damaged or foreign checkpoint is refused here, before anything is written
         state = load_checkpoint(ckpt_path, run_config)

@@ -264,3 +264,128 @@ def _unregistered_option(monkeypatch: Any, tmp_path: Path) -> None:
 
     extra = click.Option(["--mystery"], type=int, default=0, help="Not in the registry.")
     monkeypatch.setattr(cli.train_cmd, "params", [*cli.train_cmd.params, extra])
+
+
+# --- divergence mutants (contracts/distill-divergences-v1.yaml) ------------------------------
+# Each replaces one entry of `distill.divergence.DIVERGENCES` (looked up at call time by both
+# loss paths) or one seam of the kernel, with the break its name says.
+
+
+@REGISTRY.register(
+    "forward-reverse-swapped",
+    "`forward_kl` computes KL(q || p) and `reverse_kl` computes KL(p || q)",
+)
+def _forward_reverse_swapped(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import divergence
+
+    table = divergence.DIVERGENCES
+    forward, reverse = table["forward_kl"], table["reverse_kl"]
+    monkeypatch.setitem(table, "forward_kl", reverse)
+    monkeypatch.setitem(table, "reverse_kl", forward)
+
+
+@REGISTRY.register(
+    "jsd-beta-inverted",
+    "`jsd` weighs the mixture with 1 - beta where beta belongs (beta 0 becomes reverse KL)",
+)
+def _jsd_beta_inverted(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import divergence
+
+    monkeypatch.setitem(
+        divergence.DIVERGENCES, "jsd", lambda lp, lq, d: divergence.jsd(lp, lq, 1.0 - d.beta)
+    )
+
+
+@REGISTRY.register(
+    "tvd-missing-half",
+    "`tvd` returns sum |p - q| without the 1/2 (its gradient keeps the 1/2)",
+)
+def _tvd_missing_half(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import divergence
+
+    def tvd(lp: Any, lq: Any, d: Any) -> Any:
+        value, h = divergence.tvd(lp, lq)
+        return 2.0 * value, h
+
+    monkeypatch.setitem(divergence.DIVERGENCES, "tvd", tvd)
+
+
+@REGISTRY.register(
+    "skew-mixture-on-wrong-side",
+    "`skew_kl` mixes the skew into the wrong distribution: KL(p || a q + (1 - a) p)",
+)
+def _skew_wrong_side(monkeypatch: Any, tmp_path: Path) -> None:
+    import math
+
+    import torch
+
+    from distill import divergence
+
+    def skew(lp: Any, lq: Any, d: Any) -> Any:
+        a = d.skew
+        log_m = torch.logaddexp(lq + (math.log(a) if a > 0 else -math.inf), lp + math.log1p(-a))
+        p = lp.exp()
+        h = -a * p * (lq - log_m).exp()
+        return torch.where(p > 0, p * (lp - log_m), 0.0).sum(-1), h
+
+    monkeypatch.setitem(divergence.DIVERGENCES, "skew_kl", skew)
+
+
+@REGISTRY.register(
+    "tail-mass-dropped",
+    "the bucket tail's teacher category gets probability 0: the top k is not renormalised and "
+    "the mass outside it is lost",
+)
+def _tail_mass_dropped(monkeypatch: Any, tmp_path: Path) -> None:
+    import torch
+
+    from distill import kernel
+
+    real = kernel.teacher_dist
+
+    def teacher_dist(teacher: Any, spec: Any, dtype: Any) -> Any:
+        dist = real(teacher, spec, dtype)
+        if dist is None or not dist.bucket:
+            return dist
+        log_p = dist.log_p.clone()
+        log_p[:, -1] = -torch.inf
+        return kernel.TeacherDist(log_p=log_p, ids=dist.ids, bucket=True)
+
+    monkeypatch.setattr(kernel, "teacher_dist", teacher_dist)
+
+
+@REGISTRY.register(
+    "fused-divergence-ignored",
+    "the fused path (loss fused with the head) computes forward KL whatever divergence is asked",
+)
+def _fused_divergence_ignored(monkeypatch: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    from distill import divergence, fused
+
+    real = fused.chunk
+
+    def chunk(logits: Any, y: Any, teacher: Any, spec: Any, want_grad: bool) -> Any:
+        spec = dataclasses.replace(spec, divergence=divergence.Divergence())
+        return real(logits, y, teacher, spec, want_grad)
+
+    monkeypatch.setattr(fused, "chunk", chunk)
+
+
+@REGISTRY.register(
+    "divergence-option-ignored",
+    "`distill train` records --divergence and --tail in metadata.json but trains with the "
+    "defaults (forward KL, tail zero)",
+)
+def _divergence_option_ignored(monkeypatch: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    from distill import train
+
+    real = train.student_loss
+
+    def student_loss(model: Any, x: Any, y: Any, teacher: Any, config: Any, **kw: Any) -> Any:
+        config = dataclasses.replace(config, divergence="forward_kl", tail="zero")
+        return real(model, x, y, teacher, config, **kw)
+
+    monkeypatch.setattr(train, "student_loss", student_loss)

@@ -99,6 +99,9 @@ def test_the_whole_pipeline_runs_on_the_embedded_corpus(tiny_run: TinyRun, tmp_p
         (["--temperature", "0"], "temperature must be in (0, 100], got 0"),
         (["--temperature", "-2"], "temperature must be in (0, 100], got -2"),
         (["--lr", "0"], "lr must be in (0, 1], got 0"),
+        (["--divergence", "jsd", "--beta", "1.5"], "beta must be in [0, 1], got 1.5"),
+        (["--divergence", "skew_kl", "--skew", "1"], "skew must be in [0, 1), got 1"),
+        (["--tail", "bucket", "--temperature", "2"], "tail bucket needs temperature 1"),
     ],
 )
 def test_out_of_range_options_are_refused(
