@@ -182,20 +182,32 @@ class Tally:
     problems: list[str] = field(default_factory=list)
 
 
+def store_state(run_dir: Path) -> dict[str, Any]:
+    """Every byte of the published token store, and no leftovers beside it."""
+    root = run_dir / "store"
+    return {
+        "files": {p.name: p.read_bytes() for p in sorted(root.iterdir())},
+        "leftovers": leftovers(run_dir),
+    }
+
+
 def fixtures(root: Path) -> tuple[Path, Path]:
-    """A micro teacher and its cache, made once by the CLI itself: (teacher, cache dir)."""
-    corpus, size = root / "corpus.txt", root / "micro.json"
+    """A micro teacher (trained on the raw text, prepared on the fly), a token store of the
+    same text, and the teacher's cache of it, made once by the CLI itself: (teacher, cache)."""
+    corpus, size, prepared = root / "corpus.txt", root / "micro.json", root / "store"
     from distill.data import default_text
 
     corpus.write_bytes(default_text()[:40_000])
     size.write_text(json.dumps(MICRO))
-    common = ["--data", str(corpus), *SEQ]
     teacher, cache = root / "teacher", root / "cache"
     steps = ["--epochs", "1", "--steps-per-epoch", "10", "--batch-size", "4"]
     for argv in (
-        ["pretrain", "--out", str(teacher), "--model-size", str(size), *steps, *common],
-        ["precompute", "--teacher", str(teacher), "--out", str(cache), "--top-k", "8", *common],
-    ):
+        ["prepare", "--data", str(corpus), "--out", str(prepared)],
+        ["pretrain", "--out", str(teacher), "--model-size", str(size), *steps, "--data",
+         str(corpus), *SEQ],
+        ["precompute", "--teacher", str(teacher), "--out", str(cache), "--top-k", "8", "--data",
+         str(prepared), *SEQ],
+    ):  # fmt: skip
         done = run(argv, root / "setup.log")
         if done.code != 0:
             raise RuntimeError(f"fixture {argv[0]} failed: {done.output[-2000:]}")
@@ -212,7 +224,10 @@ def stages(root: Path) -> list[Stage]:
 
     def precompute_argv(out: Path) -> list[str]:
         return ["precompute", "--teacher", str(teacher), "--out", str(out), "--top-k", "8",
-                "--data", str(corpus), "--batch-size", "8", *SEQ]  # fmt: skip
+                "--data", str(root / "store"), "--batch-size", "8", *SEQ]  # fmt: skip
+
+    def prepare_argv(out: Path) -> list[str]:
+        return ["prepare", "--data", str(corpus), "--out", str(out / "store")]
 
     return [
         Stage(
@@ -229,6 +244,12 @@ def stages(root: Path) -> list[Stage]:
             argv=precompute_argv,
             recover=lambda out: None if (out / "teacher_logits").exists() else precompute_argv(out),
             state=cache_state,
+        ),
+        Stage(
+            name="prepare",
+            argv=prepare_argv,
+            recover=lambda out: None if (out / "store").exists() else prepare_argv(out),
+            state=store_state,
         ),
     ]
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from distill import readers, runlock
+from distill import durable, readers, runlock
 from distill.config import DataConfig
 from distill.data import Corpus, narrow_uint
 from distill.errors import DataError, OutputExistsError
@@ -125,17 +125,25 @@ def _write(
     text_field: str,
     val_fraction: float,
 ) -> Path:
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    tmp.mkdir()
+    tmp = out.with_name(f".{out.name}{durable.PARTIAL}{os.getpid()}")
+    with durable.writing(tmp):
+        tmp.mkdir()
     try:
-        with (tmp / TOKENS).open("wb") as fh:
+        # a full disk or an I/O error names the file; a bad input is the reader's DataError
+        with durable.writing(tmp / TOKENS), (tmp / TOKENS).open("wb") as fh:
             writer = _Writer(fh, dtype, tok.ident.eos_id)
             entries = [{**src.entry(), **_stream(src, tok, writer, text_field)} for src in sources]
             fh.flush()
             os.fsync(fh.fileno())
         manifest = _manifest(tok.ident, dtype, entries, writer, text_field, val_fraction)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, out)
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        with durable.writing(tmp / MANIFEST):
+            (tmp / MANIFEST).write_text(text)
+            with (tmp / MANIFEST).open("rb+") as fh:
+                os.fsync(fh.fileno())
+        with durable.writing(out):
+            os.replace(tmp, out)
+        durable.fsync_dir(out.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

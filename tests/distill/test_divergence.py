@@ -143,6 +143,7 @@ def _without_lse(source: Path, target: Path) -> Path:
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest["files"] = [f for f in manifest["files"] if not f["name"].startswith("lse-")]
     del manifest["tail_policies"]
+    manifest[cache.SEAL] = cache._seal(manifest)  # as precompute sealed a cache without lse
     path.write_text(json.dumps(manifest), encoding="utf-8")
     return target
 

@@ -114,7 +114,7 @@ def test_each_batch_unmaps_the_pages_it_read(tmp_path: Path) -> None:
     assert corpus.release is not None
     corpus.release()  # unmapping what was read is harmless: the next read maps it again
     counted = dataclasses.replace(corpus, release=lambda: calls.append(1))
-    tokens, _, _ = from_corpus(counted, 8).fetch(np.array([2, 0]))
+    tokens, *_ = from_corpus(counted, 8).fetch(np.array([2, 0]))
     assert calls == [1]
     assert tokens.tolist() == [list(range(16, 25)), list(range(9))]
 
