@@ -1,5 +1,6 @@
 """`distill run`: the whole demo on the embedded corpus with default sizes: pretrain a
-teacher, cache its logits, distil a student, sample from it, and say where it all went."""
+teacher, cache its logits, distil a student, train the same student from scratch as the
+baseline, sample, write the report, and say where it all went."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from distill import stages
+from distill import report, stages
 from distill.config import (
     STUDENT_SCHEDULE,
     TEACHER_SCHEDULE,
@@ -17,9 +18,10 @@ from distill.config import (
     TrainConfig,
 )
 from distill.errors import OutputExistsError
+
 from distill.train import METADATA, Outcome
 
-PARTS = ("teacher", "cache", "distill")
+PARTS = ("teacher", "cache", "distill", "scratch", "report.html", "loss.png")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +48,7 @@ def run_all(
     taken = [p for p in PARTS if (out_dir / p).exists()]
     if taken:
         raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
+    report.pyplot()  # refuse a missing matplotlib before minutes of training, not after
     start = time.perf_counter()
     teacher = _teacher(out_dir / "teacher", seed, plan, device=device, quiet=quiet)
     echo(f"teacher:  {teacher.model_dir}  val_loss {_val_loss(teacher):.4f}")
@@ -60,15 +63,36 @@ def run_all(
         f"student:  {student.model_dir}  val_loss {_val_loss(student):.4f}  "
         f"(train loss by epoch {losses})"
     )
+    scratch = _scratch(out_dir / "scratch", seed, plan, device=device, quiet=quiet)
+    echo(f"scratch:  {scratch.model_dir}  val_loss {_val_loss(scratch):.4f}")
     echo(f"metadata: {out_dir / 'distill' / METADATA}")
     echo(f"sample:   {_sample(student.model_dir, seed, device)!r}")
+    html, chart = report.write_report([out_dir], out_dir, seed=seed, device=device)
+    for line in table(_val_loss(teacher), _val_loss(student), _val_loss(scratch)):
+        echo(line)
+    echo(f"report:   {html}")
+    echo(f"chart:    {chart}")
     wall = time.perf_counter() - start
     echo(f"wall:     {wall:.1f} s")
     return {
         "teacher_val_loss": _val_loss(teacher),
         "student_val_loss": _val_loss(student),
+        "scratch_val_loss": _val_loss(scratch),
         "wall_seconds": wall,
     }
+
+
+def table(teacher: float, distilled: float, scratch: float) -> list[str]:
+    """The three-row comparison; the margin is what distillation bought over the baseline."""
+    return [
+        "| run          | val loss | vs from scratch |",
+        "|--------------|----------|-----------------|",
+        f"| teacher      | {teacher:8.4f} | {teacher - scratch:+15.4f} |",
+        f"| distilled    | {distilled:8.4f} | {distilled - scratch:+15.4f} |",
+        f"| from scratch | {scratch:8.4f} | {0.0:+15.4f} |",
+        f"margin: distillation beats the same student from scratch by {scratch - distilled:.4f} "
+        "nats/token (same student, steps and seed)",
+    ]
 
 
 def _val_loss(outcome: Outcome) -> float:
@@ -129,12 +153,33 @@ def _student(cache: Path, out: Path, seed: int, plan: Plan, *, device: str, quie
     )
 
 
+def _scratch(out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> Outcome:
+    """The baseline: the same student (size, initial weights, steps, seed) with plain CE."""
+    cfg = TrainConfig(
+        alpha=0.0,
+        seed=seed,
+        epochs=STUDENT_SCHEDULE.epochs,
+        steps_per_epoch=plan.student_steps,
+        lr=STUDENT_SCHEDULE.lr,
+    )
+    return stages.pretrain(
+        out_dir=out,
+        data_paths=(),
+        size=plan.student_size,
+        data_cfg=DataConfig(),
+        cfg=cfg,
+        device=device,
+        resume=False,
+        quiet=quiet,
+    )
+
+
 def _sample(model_dir: Path, seed: int, device: str) -> str:
     return stages.generate(
         model_path=model_dir,
         prompt="The ",
         max_new_tokens=200,
-        temperature=0.8,
+        temperature=report.SAMPLE_TEMPERATURE,
         seed=seed,
         device=device,
     )
