@@ -100,15 +100,21 @@ def _model_key(config: dict[str, Any], prefix: str) -> str:
     return json.dumps(fields, sort_keys=True)
 
 
-def label_runs(metas: Sequence[dict[str, Any]]) -> list[str]:
-    """distilled for a `train` run; a pretrained model shaped like a distilled run's student
-    is the from-scratch baseline; any other pretrained model is a teacher."""
+def label_runs(dirs: Sequence[Path], metas: Sequence[dict[str, Any]]) -> list[str]:
+    """distilled for a `train` run; a pretrained model whose weights a distilled run's cache
+    came from is its teacher; one shaped like a distilled student is the from-scratch
+    baseline; any other pretrained model is a teacher."""
+    from distill.model import fingerprint
+
+    teachers = {m["config"].get("cache.teacher_fingerprint") for m in metas}
     students = {_model_key(m["config"], "student.") for m in metas}
     labels = []
-    for meta in metas:
+    for run, meta in zip(dirs, metas, strict=True):
         config = meta["config"]
         if config.get("kind") == "train":
             labels.append("distilled")
+        elif (run / "model").is_dir() and fingerprint(run / "model") in teachers:
+            labels.append("teacher")
         elif _model_key(config, "model.") in students:
             labels.append("from-scratch")
         else:
@@ -146,7 +152,7 @@ def load_runs(paths: Sequence[Path]) -> list[Run]:
     metas = [_read_metadata(d) for d in dirs]
     runs = [
         Run(path=d, label=label, metadata=meta, cache=find_cache(d, meta["config"]))
-        for d, meta, label in zip(dirs, metas, label_runs(metas), strict=True)
+        for d, meta, label in zip(dirs, metas, label_runs(dirs, metas), strict=True)
     ]
     return sorted(runs, key=lambda r: ORDER.index(r.label))
 

@@ -353,4 +353,51 @@ def equations(fmt: str, contract: Path) -> None:
     click.echo(render(doc, fmt))
 
 
-COMMANDS = (drift, gate, status, audit, coverage, graph, diff_command, equations)
+@click.command(name="report")
+@click.option(
+    "--html",
+    "html_out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the contract dashboard (one static HTML page) to this file.",
+)
+@click.option(
+    "--falsify-report",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A --pv-report JSON (or `pv falsify --format json`) with each id's state.",
+)
+@CONFIG
+@click.argument("contracts", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def report_command(
+    html_out: Path, falsify_report: Path | None, pyproject: Path | None, contracts: tuple[Path, ...]
+) -> None:
+    """Write the contract dashboard for CONTRACTS (default: [tool.pv].contracts): equations,
+    obligations, every id's state, checks, mutants and the findings that name it."""
+    from pv import atomic
+    from pv.board import gather
+    from pv.config import ConfigError, load_config
+    from pv.dashboard import render
+
+    config: PvConfig | None = None
+    if pyproject is not None or not contracts:
+        config = _config("report", pyproject)  # the contracts and drift come from [tool.pv]
+    else:
+        try:
+            config = load_config()
+        except ConfigError:
+            config = None  # CONTRACTS alone are enough: no drift findings then
+    paths = list(contracts) or list(config.contracts if config else ())
+    try:
+        board = gather(paths, falsify_report, config)
+    except ValueError as exc:
+        _fail("report", str(exc), 1)
+    if not board.contracts:
+        _fail("report", "no contract found", 2)
+    if html_out.is_dir():
+        _fail("report", f"--html {html_out} is a directory", 1)
+    html_out.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(html_out, render(board))
+    click.echo(f"dashboard: {html_out} ({len(board.rows)} ids)")
+
+
+COMMANDS = (drift, gate, status, audit, coverage, graph, diff_command, equations, report_command)
