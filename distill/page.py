@@ -4,6 +4,7 @@ URI, styles in the head), so it opens offline, from an artifact store or a mail 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -22,6 +23,7 @@ EPOCH_COLUMNS = (
     ("tokens_per_second", "tokens/s", "{:,.0f}"),
     ("wall_seconds", "wall s", "{:.1f}"),
 )
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
        color: #222; padding: 0 1rem; }
@@ -34,6 +36,11 @@ pre.sample { white-space: pre-wrap; background: #f8f8f8; border-left: 4px solid 
 .passed { color: #1a7f37; } .failed { color: #cf222e; }
 img { max-width: 100%; height: auto; }
 """
+
+
+def _printable(text: str) -> str:
+    """A sampled byte string may hold control characters, which HTML forbids: show U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def _cell(value: Any, fmt: str) -> str:
@@ -117,7 +124,7 @@ def _cache(run: Run) -> str:
 def _run_section(run: Run, name: str) -> str:
     ident = escape(name)
     sample = (
-        f'<h3>sample</h3><pre class="sample" id="sample-{ident}">{escape(run.sample)}</pre>'
+        f'<h3>sample</h3><pre class="sample" id="sample-{ident}">{escape(_printable(run.sample))}</pre>'
         if run.sample is not None
         else ""
     )

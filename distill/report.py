@@ -221,7 +221,7 @@ def default_out(paths: Sequence[Path]) -> Path:
     """One path: itself; several: the folder they share."""
     if len(paths) == 1:
         return paths[0]
-    return Path(os.path.commonpath([p.resolve() for p in paths]))
+    return Path(os.path.commonpath([p.absolute() for p in paths]))
 
 
 def write_report(
@@ -231,12 +231,12 @@ def write_report(
     from distill import page
     from distill.checkpoint import atomic_write_bytes
 
-    runs = load_runs(paths)
-    png = plot_png(runs)  # before any model is loaded: a missing matplotlib costs nothing
-    runs = with_samples(runs, seed=seed, device=device)
     out = out_dir if out_dir is not None else default_out(paths)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
+    runs = load_runs(paths)
+    png = plot_png(runs)  # before any model is loaded: a missing matplotlib costs nothing
+    runs = with_samples(runs, seed=seed, device=device)
     out.mkdir(parents=True, exist_ok=True)
     chart, html = out / "loss.png", out / "report.html"
     atomic_write_bytes(chart, png)
