@@ -92,7 +92,9 @@ def _config_table(config: dict[str, Any]) -> str:
 def _epochs_table(epochs: Sequence[dict[str, Any]]) -> str:
     head = "".join(f"<th>{escape(title)}</th>" for _, title, _ in EPOCH_COLUMNS)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(e.get(k, ''), f)}</td>" for k, _, f in EPOCH_COLUMNS) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{_cell(e.get(k, ''), f)}</td>" for k, _, f in EPOCH_COLUMNS)
+        + "</tr>"
         for e in epochs
     )
     return f'<table class="epochs"><tr>{head}</tr>{body}</table>'
@@ -123,11 +125,11 @@ def _cache(run: Run) -> str:
 
 def _run_section(run: Run, name: str) -> str:
     ident = escape(name)
-    sample = (
-        f'<h3>sample</h3><pre class="sample" id="sample-{ident}">{escape(_printable(run.sample))}</pre>'
-        if run.sample is not None
-        else ""
-    )
+    sample = ""
+    if run.sample is not None:
+        text = escape(_printable(run.sample))
+        sample = f'<h3>sample</h3><pre class="sample" id="sample-{ident}">{text}</pre>'
+
     return (
         f'<section id="run-{ident}"><h2>{escape(run.label)}: {escape(str(run.path))}</h2>'
         f"{_epochs_table(run.epochs)}{_gate(run)}{_cache(run)}{sample}"

@@ -18,7 +18,6 @@ from distill.config import (
     TrainConfig,
 )
 from distill.errors import OutputExistsError
-
 from distill.train import METADATA, Outcome
 
 PARTS = ("teacher", "cache", "distill", "scratch", "report.html", "loss.png")

@@ -158,7 +158,8 @@ def contract_view(
                 ),
             )
         )
-    meta = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
+    meta = data.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
     obligations = data.get("proof_obligations")
     return ContractView(
         file=doc.file,
@@ -213,7 +214,8 @@ def read_report(path: Path) -> dict[str, Any]:
         for e in ids
     ):
         raise ValueError(f"{path}: not a pv report (expected ids with id and state)")
-    return data
+    report: dict[str, Any] = data
+    return report
 
 
 def gather(contracts: Sequence[Path], report_path: Path | None, config: PvConfig | None) -> Board:

@@ -393,8 +393,6 @@ def report_command(
         _fail("report", str(exc), 1)
     if not board.contracts:
         _fail("report", "no contract found", 2)
-    if html_out.is_dir():
-        _fail("report", f"--html {html_out} is a directory", 1)
     html_out.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(html_out, render(board))
     click.echo(f"dashboard: {html_out} ({len(board.rows)} ids)")

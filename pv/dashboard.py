@@ -77,7 +77,7 @@ def _equations(view: ContractView) -> str:
         if isinstance(invariants, list) and invariants:
             extra += "<ul>" + "".join(f"<li>{escape(str(i))}</li>" for i in invariants) + "</ul>"
         items.append(
-            f"<dt>{escape(name)}</dt><dd><div class=\"formula\" title=\"{escape(formula)}\">"
+            f'<dt>{escape(name)}</dt><dd><div class="formula" title="{escape(formula)}">'
             f"{to_html(formula)}</div>{extra}</dd>"
         )
     return "<h3>Equations</h3><dl>" + "".join(items) + "</dl>"
@@ -118,9 +118,11 @@ def _checks(row: IdRow) -> str:
 def _mutants(row: IdRow) -> str:
     if not row.mutants:
         return ""
-    return "<ul>" + "".join(
-        f"<li>{escape(m.name)} {_badge(m.status, 'mutant')}</li>" for m in row.mutants
-    ) + "</ul>"
+    return (
+        "<ul>"
+        + "".join(f"<li>{escape(m.name)} {_badge(m.status, 'mutant')}</li>" for m in row.mutants)
+        + "</ul>"
+    )
 
 
 def _id_row(row: IdRow, anchor: str) -> str:
@@ -164,9 +166,11 @@ def _environment(env: Mapping[str, Any], undeclared: Mapping[str, Sequence[str]]
     parts = [f"{escape(k)} {escape(str(v))}" for k, v in env.items() if v]
     text = f"<p><small>{'; '.join(parts)}</small></p>" if parts else ""
     if undeclared:
-        text += "<p>Checks for ids no contract declares: " + ", ".join(
-            escape(i) for i in undeclared
-        ) + "</p>"
+        text += (
+            "<p>Checks for ids no contract declares: "
+            + ", ".join(escape(i) for i in undeclared)
+            + "</p>"
+        )
     return text
 
 
@@ -179,7 +183,7 @@ def render(board: Board) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>pv contract dashboard</title><style>{STYLE}</style></head><body>"
-        f"<h1>pv contract dashboard</h1><p id=\"verdict\">{passed} of {total} ids passed; "
+        f'<h1>pv contract dashboard</h1><p id="verdict">{passed} of {total} ids passed; '
         f"states from {escape(board.source)} (pv {escape(__version__)})</p>"
         f"{_environment(board.environment, board.undeclared)}{_filter(board)}"
         + "".join(_contract(c, anchors) for c in board.contracts)

@@ -33,7 +33,10 @@ def written(report_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("report_out")
     result = invoke("report", report_root, "--out", out)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [f"report: {out / 'report.html'}", f"chart:  {out / 'loss.png'}"]
+    assert result.stdout.splitlines() == [
+        f"report: {out / 'report.html'}",
+        f"chart:  {out / 'loss.png'}",
+    ]
     return out
 
 
@@ -49,7 +52,8 @@ def test_a_run_folder_gives_a_chart_and_a_page_with_every_run_labelled(
     for label in ("teacher", "distilled", "from-scratch"):
         assert f'id="run-{label}"' in page
         assert f'id="sample-{label}"' in page
-    assert "http://" not in page and "https://" not in page  # nothing fetched
+    assert "http://" not in page
+    assert "https://" not in page
     meta = json.loads((report_root / "distill" / "metadata.json").read_text(encoding="utf-8"))
     assert f"{meta['epochs'][-1]['val_loss']:.4f}" in page
     assert f"moved {meta['drift_gate']['relative_change']:.1%}" in page
@@ -75,7 +79,8 @@ def test_several_run_directories_default_to_the_folder_they_share(
     for name in ("teacher", "distill"):
         (tmp_path / name).symlink_to(report_root / name)
     html, chart = report.write_report([tmp_path / "teacher", tmp_path / "distill"], None)
-    assert html == tmp_path / "report.html" and chart.is_file()
+    assert html == tmp_path / "report.html"
+    assert chart.is_file()
     assert 'id="run-from-scratch"' not in html.read_text(encoding="utf-8")
 
 
@@ -91,7 +96,8 @@ def test_the_report_page_renders_in_a_browser_with_its_chart(written: Path, tmp_
     )
     assert seen["complete"] is True
     assert (seen["width"], seen["height"]) == (800, 450)
-    assert isinstance(seen["shown"], (int, float)) and seen["shown"] > 0
+    assert isinstance(seen["shown"], (int, float))
+    assert seen["shown"] > 0
     assert seen["runs"] == ["run-teacher", "run-distilled", "run-from-scratch"]
     assert_screenshot_not_blank(written / "report.html", tmp_path)
 
@@ -111,7 +117,8 @@ def test_what_is_not_a_finished_run_is_refused_in_one_line(
 ) -> None:
     result = invoke("report", make(tmp_path))  # type: ignore[operator]
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -119,7 +126,8 @@ def test_an_out_that_is_a_file_is_refused_untouched(report_root: Path, tmp_path:
     target = tmp_path / "taken"
     target.write_text("keep")
     result = invoke("report", report_root / "distill", "--out", target)
-    assert result.exit_code == 1 and "is not a directory" in result.stderr
+    assert result.exit_code == 1
+    assert "is not a directory" in result.stderr
     assert target.read_text() == "keep"
 
 
@@ -135,4 +143,6 @@ def test_the_run_table_states_the_margin_over_the_baseline() -> None:
     lines = pipeline.table(1.5, 1.9, 2.1)
     assert lines[2].split("|")[1:3] == [" teacher      ", "   1.5000 "]
     assert "| distilled    |   1.9000 |         -0.2000 |" in lines
-    assert lines[-1].startswith("margin: distillation beats the same student from scratch by 0.2000")
+    assert lines[-1].startswith(
+        "margin: distillation beats the same student from scratch by 0.2000"
+    )
