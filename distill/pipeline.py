@@ -89,9 +89,15 @@ def table(teacher: float, distilled: float, scratch: float) -> list[str]:
         f"| teacher      | {teacher:8.4f} | {teacher - scratch:+15.4f} |",
         f"| distilled    | {distilled:8.4f} | {distilled - scratch:+15.4f} |",
         f"| from scratch | {scratch:8.4f} | {0.0:+15.4f} |",
-        f"margin: distillation beats the same student from scratch by {scratch - distilled:.4f} "
-        "nats/token (same student, steps and seed)",
+        f"margin: {scratch - distilled:+.4f} nats/token: {_verdict(scratch - distilled)} "
+        "(same student, steps and seed)",
     ]
+
+
+def _verdict(margin: float) -> str:
+    if margin > 0:
+        return "distillation beats the same student trained from scratch"
+    return "distillation did NOT beat the same student trained from scratch"
 
 
 def _val_loss(outcome: Outcome) -> float:

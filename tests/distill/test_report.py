@@ -143,6 +143,5 @@ def test_the_run_table_states_the_margin_over_the_baseline() -> None:
     lines = pipeline.table(1.5, 1.9, 2.1)
     assert lines[2].split("|")[1:3] == [" teacher      ", "   1.5000 "]
     assert "| distilled    |   1.9000 |         -0.2000 |" in lines
-    assert lines[-1].startswith(
-        "margin: distillation beats the same student from scratch by 0.2000"
-    )
+    assert lines[-1].startswith("margin: +0.2000 nats/token: distillation beats the same")
+    assert "did NOT beat" in pipeline.table(1.5, 2.2, 2.1)[-1]
