@@ -66,11 +66,7 @@ def run_all(
     echo(f"scratch:  {scratch.model_dir}  val_loss {_val_loss(scratch):.4f}")
     echo(f"metadata: {out_dir / 'distill' / METADATA}")
     echo(f"sample:   {_sample(student.model_dir, seed, device)!r}")
-    html, chart = report.write_report([out_dir], out_dir, seed=seed, device=device)
-    for line in table(_val_loss(teacher), _val_loss(student), _val_loss(scratch)):
-        echo(line)
-    echo(f"report:   {html}")
-    echo(f"chart:    {chart}")
+    _report(out_dir, seed, device, echo, (teacher, student, scratch))
     wall = time.perf_counter() - start
     echo(f"wall:     {wall:.1f} s")
     return {
@@ -79,6 +75,21 @@ def run_all(
         "scratch_val_loss": _val_loss(scratch),
         "wall_seconds": wall,
     }
+
+
+def _report(
+    out_dir: Path,
+    seed: int,
+    device: str,
+    echo: Callable[[str], None],
+    runs: tuple[Outcome, Outcome, Outcome],
+) -> None:
+    """Write report.html and loss.png, then print the comparison and where they are."""
+    html, chart = report.write_report([out_dir], out_dir, seed=seed, device=device)
+    for line in table(*(_val_loss(r) for r in runs)):
+        echo(line)
+    echo(f"report:   {html}")
+    echo(f"chart:    {chart}")
 
 
 def table(teacher: float, distilled: float, scratch: float) -> list[str]:

@@ -129,8 +129,6 @@ def contract_view(
     marked: Mapping[str, Sequence[str]],
 ) -> ContractView:
     """One contract's page section. `marked`: id -> node ids of the checks a scan found."""
-    from pv.equations import equations
-
     data = doc.data or {}
     entries = {e["id"]: e for e in (report or {}).get("ids", []) if e.get("contract") == doc.file}
     entries = entries or {e["id"]: e for e in (report or {}).get("ids", [])}
@@ -142,6 +140,7 @@ def contract_view(
         static = list(dict.fromkeys([*marked.get(declared.id, ()), *_ref_nodeids(declared.refs)]))
         state, checks = _id_state(declared.id, static, report, entries)
         paths = _entry_paths(data, declared.id)
+        named_here = [f for f in mine if _names_id(f, declared.id, paths)]
         rows.append(
             IdRow(
                 id=declared.id,
@@ -152,12 +151,16 @@ def contract_view(
                 if_fails=declared.if_fails,
                 checks=checks,
                 mutants=_mutants(checks, report, named),
-                findings=tuple(
-                    [f for f in mine if _names_id(f, declared.id, paths)]
-                    + [f for f in others if _names_id(f, declared.id, ())]
-                ),
+                findings=(*named_here, *(f for f in others if _names_id(f, declared.id, ()))),
             )
         )
+    return _view(doc, tuple(rows))
+
+
+def _view(doc: Document, rows: tuple[IdRow, ...]) -> ContractView:
+    from pv.equations import equations
+
+    data = doc.data or {}
     meta = data.get("metadata")
     meta = meta if isinstance(meta, Mapping) else {}
     obligations = data.get("proof_obligations")
@@ -168,7 +171,7 @@ def contract_view(
         description=str(meta.get("description", "")),
         equations=tuple(equations(doc)),
         obligations=tuple(o for o in obligations or [] if isinstance(o, Mapping)),
-        ids=tuple(rows),
+        ids=rows,
     )
 
 
