@@ -2,8 +2,9 @@
 schedules, each pinned to 2 CPU cores as on the target machine, side by side; prints wall
 time as a ratio to the current default, the three validation losses, and how readable the
 distilled student's sample is at several sampling temperatures (the share of its words that
-occur in the corpus). Long: run it by hand, `python -m bench.demo_schedule [OUT]` (not part
-of `make bench`, which runs only modules with a `main`)."""
+occur in the corpus). Long: run it by hand, `python -m bench.demo_schedule [OUT [T:S ...]]`
+(T:S = teacher and student steps per epoch; not part of `make bench`, which runs only modules
+with a `main`)."""
 
 from __future__ import annotations
 
@@ -65,15 +66,16 @@ def _samples(run: Path) -> dict[float, tuple[float, str]]:
     return out
 
 
-def run(root: Path) -> list[dict[str, object]]:
+def run(root: Path, schedules: list[tuple[int, int]]) -> list[dict[str, object]]:
     usable = max(1, len(os.sched_getaffinity(0)) // CORES)
     with ThreadPoolExecutor(max_workers=usable) as pool:
-        jobs = [pool.submit(_run, i % usable, s, root) for i, s in enumerate(SCHEDULES)]
+        jobs = [pool.submit(_run, i % usable, s, root) for i, s in enumerate(schedules)]
         return [j.result() for j in jobs]
 
 
 def show(results: list[dict[str, object]]) -> None:
-    base = next(float(r["wall"]) for r in results if r["steps"] == DEFAULT)  # type: ignore[arg-type]
+    walls = [float(r["wall"]) for r in results if "wall" in r]  # type: ignore[arg-type]
+    base = next((float(r["wall"]) for r in results if r["steps"] == DEFAULT), walls[0])  # type: ignore[arg-type]
     temps = " ".join(f"words@{t}" for t in TEMPERATURES)
     print(f"teacher student  wall  ratio  teacher distill scratch margin  {temps}")
     for r in results:
@@ -96,6 +98,7 @@ def show(results: list[dict[str, object]]) -> None:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="demo-"))
-    results = run(folder)
+    given = [tuple(int(n) for n in arg.split(":")) for arg in sys.argv[2:]]
+    results = run(folder, [(t, s) for t, s in given] or SCHEDULES)
     show(results)
     (folder / "demo_schedule.json").write_text(json.dumps(results, indent=2, default=str))

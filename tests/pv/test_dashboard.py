@@ -176,7 +176,9 @@ def test_the_project_dashboard_reads_its_config(tmp_path: Path) -> None:
     out = tmp_path / "d.html"
     result = invoke("report", "--html", out)
     assert result.exit_code == 0, result.output
-    states = rows(out.read_text(encoding="utf-8"))
+    page = out.read_text(encoding="utf-8")
+    assert_valid_html(page)
+    states = rows(page)
     assert states["FALSIFY-APR-DISTILL-TRAIN-001"] == "not-run"
     assert len(states) >= 10
 
