@@ -61,6 +61,7 @@ class Board:
     source: str  # where the states come from: the report's path, or a static scan
     environment: Mapping[str, Any]
     undeclared: Mapping[str, Sequence[str]]
+    mutants_run: bool  # the report carries mutant verdicts (`pv falsify --mutants`)
 
     @property
     def rows(self) -> list[IdRow]:
@@ -200,6 +201,7 @@ def build(
         source=source,
         environment=dict((report or {}).get("environment", {})),
         undeclared=dict((report or {}).get("undeclared", {})),
+        mutants_run="mutants" in (report or {}),
     )
 
 

@@ -4,9 +4,8 @@ CI artifact as well as from disk."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from html import escape
-from typing import Any
 
 from pv import __version__
 from pv.bind import STATES
@@ -29,7 +28,11 @@ th { background: #f6f8fa; }
 .state-skipped { background: #fff8c5; color: #7d4e00; }
 .state-not-run, .mutant-not-run { background: #eaeef2; color: #424a53; }
 .state-unbound { background: #fbefff; color: #6e40c9; }
-code { font-size: 0.85rem; word-break: break-all; }
+code { font-size: 0.8rem; overflow-wrap: anywhere; }
+table.ids { table-layout: fixed; }
+table.ids col.id { width: 17%; } table.ids col.state { width: 8%; }
+table.ids col.prediction { width: 25%; } table.ids col.checks { width: 22%; }
+table.ids col.mutants { width: 16%; }
 #filter label { margin-right: 1rem; }
 dt { font-weight: 600; margin-top: 0.6rem; }
 """
@@ -139,8 +142,10 @@ def _id_row(row: IdRow, anchor: str) -> str:
 def _contract(view: ContractView, anchors: Mapping[int, str]) -> str:
     rows = "".join(_id_row(r, anchors[id(r)]) for r in view.ids)
     table = (
-        "<h3>Falsification ids</h3><table><tr><th>id</th><th>state</th><th>prediction</th>"
-        "<th>checks</th><th>mutants</th><th>findings</th></tr>" + rows + "</table>"
+        '<h3>Falsification ids</h3><table class="ids"><colgroup><col class="id">'
+        '<col class="state"><col class="prediction"><col class="checks"><col class="mutants">'
+        "<col></colgroup><tr><th>id</th><th>state</th><th>prediction</th><th>checks</th>"
+        "<th>mutants</th><th>findings</th></tr>" + rows + "</table>"
         if view.ids
         else "<p>No falsification ids.</p>"
     )
@@ -162,9 +167,16 @@ def _anchors(board: Board) -> dict[int, str]:
     return out
 
 
-def _environment(env: Mapping[str, Any], undeclared: Mapping[str, Sequence[str]]) -> str:
+def _environment(board: Board) -> str:
+    env, undeclared = board.environment, board.undeclared
     parts = [f"{escape(k)} {escape(str(v))}" for k, v in env.items() if v]
     text = f"<p><small>{'; '.join(parts)}</small></p>" if parts else ""
+    if not board.mutants_run:
+        text += (
+            "<p>Mutant verdicts are not in this report: the mutants each check names are "
+            "listed as not-run (<code>pv falsify --mutants --format json</code> carries them)."
+            "</p>"
+        )
     if undeclared:
         text += (
             "<p>Checks for ids no contract declares: "
@@ -185,7 +197,7 @@ def render(board: Board) -> str:
         f"<title>pv contract dashboard</title><style>{STYLE}</style></head><body>"
         f'<h1>pv contract dashboard</h1><p id="verdict">{passed} of {total} ids passed; '
         f"states from {escape(board.source)} (pv {escape(__version__)})</p>"
-        f"{_environment(board.environment, board.undeclared)}{_filter(board)}"
+        f"{_environment(board)}{_filter(board)}"
         + "".join(_contract(c, anchors) for c in board.contracts)
         + f"<script>{SCRIPT}</script></body></html>\n"
     )

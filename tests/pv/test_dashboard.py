@@ -118,6 +118,7 @@ def test_every_id_shows_its_state_checks_and_mutants(dashboard: Path) -> None:
     assert 'no-step <span class="mutant mutant-survived">survived</span>' in page
     assert '<span id="count-passed">3</span>' in page
     assert "3 of 7 ids passed" in page
+    assert "Mutant verdicts are not in this report" not in page
     assert "<script>" in page
     assert "src=" not in page
     assert "https://" not in page
@@ -148,6 +149,7 @@ def test_without_a_report_the_states_come_from_the_bindings(
     assert states["FALSIFY-DASH-001"] == "not-run"  # bound by its test: node id
     assert states["FALSIFY-DASH-005"] == "unbound"  # prose names no check
     assert states["KANI-DASH-001"] == "unbound"
+    assert "Mutant verdicts are not in this report" in (tmp_path / "d.html").read_text()
 
 
 def test_drift_findings_land_on_the_id_they_name(
