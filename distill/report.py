@@ -194,18 +194,23 @@ def pyplot() -> Any:
 
 
 def plot_png(runs: Sequence[Run]) -> bytes:
-    """Train (dashed) and validation (solid) loss per epoch of every run on one chart."""
+    """Train (dashed) and validation (solid) cross-entropy per epoch of every run on one
+    chart. A distilled run's objective mixes in the KL term, so its train line is its CE
+    part: every line is then nats/token of the same quantity."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    labels = [r.label for r in runs]
     try:
         for run in runs:
             x = [int(e["epoch"]) for e in run.epochs]
             colour = COLOURS[run.label]
-            name = f"{run.label} ({run.path.name})"
-            ax.plot(x, [e["val_loss"] for e in run.epochs], "o-", color=colour, label=f"{name} val")
-            ax.plot(x, [e["train_loss"] for e in run.epochs], "--", color=colour, alpha=0.6)
+            name = run.label if labels.count(run.label) == 1 else f"{run.label} ({run.path.name})"
+            ax.plot(x, [e["val_loss"] for e in run.epochs], "o-", color=colour, label=name)
+            train = [e.get("ce_loss", e["train_loss"]) for e in run.epochs]
+            ax.plot(x, train, "--", color=colour, alpha=0.6)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (nats/token); solid = validation, dashed = train")
+        ax.set_ylabel("cross-entropy (nats/token)")
+        ax.set_title("solid: validation, dashed: train", fontsize="medium")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend()
