@@ -20,6 +20,7 @@ CACHE_MANIFEST = Path("teacher_logits") / "manifest.json"
 ORDER = ("teacher", "distilled", "from-scratch")
 COLOURS = {"teacher": "#1f77b4", "distilled": "#d62728", "from-scratch": "#7f7f7f"}
 MODEL_SUBDIRS = ("model", "student")
+_EPOCH_KEYS = ("epoch", "train_loss", "val_loss")
 # Sampling for the page and for `distill run`'s sample line: the temperature the demo has
 # always used (see bench/demo_schedule.py for how readable each temperature is).
 SAMPLE_TEMPERATURE = 0.8
@@ -91,6 +92,9 @@ def _read_metadata(path: Path) -> dict[str, Any]:
         raise DataError(f"{file} is not readable JSON: {exc}") from exc
     if not isinstance(meta, dict) or not meta.get("epochs") or "config" not in meta:
         raise DataError(f"{file} holds no finished epoch: is the run complete?")
+    for epoch in meta["epochs"]:
+        if not all(isinstance(epoch.get(k), (int, float)) for k in _EPOCH_KEYS):
+            raise DataError(f"{file}: an epoch record lacks one of {', '.join(_EPOCH_KEYS)}")
     return meta
 
 
@@ -128,7 +132,7 @@ def find_cache(run: Path, config: dict[str, Any]) -> CacheInfo | None:
         return None
     for manifest in sorted(run.parent.glob(f"*/{CACHE_MANIFEST}")):
         if hashlib.sha256(manifest.read_bytes()).hexdigest() == want:
-            return cache_info(manifest.parent)
+            return cache_info(manifest.parent)  # the very manifest the run verified
     return None
 
 

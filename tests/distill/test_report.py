@@ -109,8 +109,14 @@ def test_the_report_page_renders_in_a_browser_with_its_chart(written: Path, tmp_
         (lambda p: p, "no metadata.json in"),
         (lambda p: (p / "metadata.json").write_text("{not json") and p, "not readable JSON"),
         (lambda p: (p / "metadata.json").write_text('{"epochs": []}') and p, "no finished epoch"),
+        (
+            lambda p: (
+                (p / "metadata.json").write_text('{"config": {}, "epochs": [{"epoch": 1}]}') and p
+            ),
+            "an epoch record lacks one of",
+        ),
     ],
-    ids=["missing", "empty", "corrupt", "unfinished"],
+    ids=["missing", "empty", "corrupt", "unfinished", "no-val-loss"],
 )
 def test_what_is_not_a_finished_run_is_refused_in_one_line(
     tmp_path: Path, make: object, message: str
