@@ -22,7 +22,7 @@ COLOURS = {"teacher": "#1f77b4", "distilled": "#d62728", "from-scratch": "#7f7f7
 MODEL_SUBDIRS = ("model", "student")
 _EPOCH_KEYS = ("epoch", "train_loss", "val_loss")
 # Sampling for the page and for `distill run`'s sample line: the temperature the demo has
-# always used (see bench/demo_schedule.py for how readable each temperature is).
+# always used.
 SAMPLE_TEMPERATURE = 0.8
 SAMPLE_TOKENS = 200
 SAMPLE_PROMPT = "The "
