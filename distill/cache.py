@@ -144,7 +144,7 @@ def write_cache(
     teacher_fingerprint: str,
     data_fingerprint: str,
     device: torch.device,
-    on_shard: Callable[[int, int], None] | None = None,
+    on_shard: Callable[[int, int, int], None] | None = None,
     world: World | None = None,
 ) -> Path:
     """Run the frozen teacher over the training windows; publish the cache by one rename.
@@ -219,7 +219,7 @@ def _write_shards(
     precompute: PrecomputeConfig,
     id_dtype: np.dtype[Any],
     device: torch.device,
-    on_shard: Callable[[int, int], None] | None,
+    on_shard: Callable[[int, int, int], None] | None,
     world: World,
 ) -> dict[int, list[dict[str, Any]]]:
     """This rank's shards (r, r + N, ...) written into `tmp`: their manifest entries by index."""
@@ -235,7 +235,8 @@ def _write_shards(
         if lse is not None:
             mine[i].append(_write(tmp, f"lse-{i:05d}.bin", lse))
         if on_shard is not None:
-            on_shard(len(mine), -(-(n_shards - world.rank) // world.size))
+            total = -(-(n_shards - world.rank) // world.size)
+            on_shard(len(mine), total, part.shape[0] * (part.shape[1] - 1))
     return mine
 
 

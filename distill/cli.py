@@ -512,7 +512,7 @@ def export(model_path: Path, fmt: str, out: Path) -> None:
 
 
 @main.command()
-@_out("Directory for the whole demo: teacher/, cache/, distill/ (the student run).")
+@_out("Directory for the whole demo: teacher/, cache/, distill/, scratch/, the report.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for every stage, >= 0.")
 @click.option(
     "--teacher-size",
@@ -552,11 +552,32 @@ def export(model_path: Path, fmt: str, out: Path) -> None:
 @_common
 @_refusals
 def run(out: Path, seed: int, device: str, quiet: bool, **sizes: Any) -> None:
-    """Pretrain a teacher, cache its logits, distil a student, sample from it."""
+    """Pretrain a teacher, cache its logits, distil a student, train the same student from
+    scratch as the baseline, sample, and write report.html and loss.png."""
     from distill import pipeline
 
     plan = pipeline.Plan(**sizes)
     pipeline.run_all(out_dir=out, seed=seed, device=device, quiet=quiet, echo=click.echo, plan=plan)
+
+
+@main.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory for report.html and loss.png (default: the run directory, or the "
+    "folder the run directories share).",
+)
+@_refusals
+def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Write loss.png (train and validation loss per epoch of every run) and report.html
+    (chart, configs, epochs, drift gate, cache, samples) for RUN_DIRS or a `run` directory."""
+    from distill import report
+
+    html, chart = report.write_report(run_dirs, out)
+    _say(f"report: {html}")
+    _say(f"chart:  {chart}")
 
 
 def _say(text: str) -> None:

@@ -1,5 +1,6 @@
 """`distill run`: the whole demo on the embedded corpus with default sizes: pretrain a
-teacher, cache its logits, distil a student, sample from it, and say where it all went."""
+teacher, cache its logits, distil a student, train the same student from scratch as the
+baseline, sample, write the report, and say where it all went."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from distill import inputs, runlock, stages, store
+from distill import inputs, report, runlock, stages, store
 from distill.config import (
     STUDENT_SCHEDULE,
     TEACHER_SCHEDULE,
@@ -20,7 +21,7 @@ from distill.config import (
 from distill.errors import OutputExistsError
 from distill.train import METADATA, Outcome
 
-PARTS = ("teacher", "cache", "distill", inputs.RUN_STORE)
+PARTS = ("teacher", "cache", "distill", "scratch", "report.html", "loss.png", inputs.RUN_STORE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +51,7 @@ def run_all(
         taken = [p for p in PARTS if (out_dir / p).exists()]
         if taken:
             raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
+        report.pyplot()  # refuse a missing matplotlib before minutes of training, not after
         return _stages(out_dir, seed, device, quiet, echo, plan)
 
 
@@ -78,15 +80,53 @@ def _stages(
         f"student:  {student.model_dir}  val_loss {_val_loss(student):.4f}  "
         f"(train loss by epoch {losses})"
     )
+    scratch = _scratch(out_dir / "scratch", seed, plan, device=device, quiet=quiet)
+    echo(f"scratch:  {scratch.model_dir}  val_loss {_val_loss(scratch):.4f}")
     echo(f"metadata: {out_dir / 'distill' / METADATA}")
     echo(f"sample:   {_sample(student.model_dir, seed, device)!r}")
+    _report(out_dir, seed, device, echo, (teacher, student, scratch))
     wall = time.perf_counter() - start
     echo(f"wall:     {wall:.1f} s")
     return {
         "teacher_val_loss": _val_loss(teacher),
         "student_val_loss": _val_loss(student),
+        "scratch_val_loss": _val_loss(scratch),
         "wall_seconds": wall,
     }
+
+
+def _report(
+    out_dir: Path,
+    seed: int,
+    device: str,
+    echo: Callable[[str], None],
+    runs: tuple[Outcome, Outcome, Outcome],
+) -> None:
+    """Write report.html and loss.png, then print the comparison and where they are."""
+    html, chart = report.write_report([out_dir], out_dir, seed=seed, device=device)
+    for line in table(*(_val_loss(r) for r in runs)):
+        echo(line)
+    echo(f"report:   {html}")
+    echo(f"chart:    {chart}")
+
+
+def table(teacher: float, distilled: float, scratch: float) -> list[str]:
+    """The three-row comparison; the margin is what distillation bought over the baseline."""
+    return [
+        "| run          | val loss | vs from scratch |",
+        "|--------------|----------|-----------------|",
+        f"| teacher      | {teacher:8.4f} | {teacher - scratch:+15.4f} |",
+        f"| distilled    | {distilled:8.4f} | {distilled - scratch:+15.4f} |",
+        f"| from scratch | {scratch:8.4f} | {0.0:+15.4f} |",
+        f"margin: {scratch - distilled:+.4f} nats/token: {_verdict(scratch - distilled)} "
+        "(same student, steps and seed)",
+    ]
+
+
+def _verdict(margin: float) -> str:
+    if margin > 0:
+        return "distillation beats the same student trained from scratch"
+    return "distillation did NOT beat the same student trained from scratch"
 
 
 def _val_loss(outcome: Outcome) -> float:
@@ -149,12 +189,33 @@ def _student(cache: Path, out: Path, seed: int, plan: Plan, *, device: str, quie
     )
 
 
+def _scratch(out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> Outcome:
+    """The baseline: the same student (size, initial weights, steps, seed) with plain CE."""
+    cfg = TrainConfig(
+        alpha=0.0,
+        seed=seed,
+        epochs=STUDENT_SCHEDULE.epochs,
+        steps_per_epoch=plan.student_steps,
+        lr=STUDENT_SCHEDULE.lr,
+    )
+    return stages.pretrain(
+        out_dir=out,
+        data_paths=(),
+        size=plan.student_size,
+        data_cfg=DataConfig(),
+        cfg=cfg,
+        device=device,
+        resume=False,
+        quiet=quiet,
+    )
+
+
 def _sample(model_dir: Path, seed: int, device: str) -> str:
     return stages.generate(
         model_path=model_dir,
         prompt="The ",
         max_new_tokens=200,
-        temperature=0.8,
+        temperature=report.SAMPLE_TEMPERATURE,
         seed=seed,
         device=device,
     )

@@ -196,13 +196,15 @@ def precompute(
         bar.close()
 
 
-def _releasing(corpus: data.Corpus, hook: Callable[[int, int], None]) -> Callable[[int, int], None]:
+def _releasing(
+    corpus: data.Corpus, hook: Callable[[int, int, int], None]
+) -> Callable[[int, int, int], None]:
     """`hook`, after unmapping the windows of the shard just written (a store's corpus)."""
 
-    def on_shard(done: int, total: int) -> None:
+    def on_shard(done: int, total: int, tokens: int) -> None:
         if corpus.release is not None:
             corpus.release()
-        hook(done, total)
+        hook(done, total, tokens)
 
     return on_shard
 

@@ -80,16 +80,19 @@ def schema(kind: str) -> None:
 
 @main.command()
 @click.option("--mutants", is_flag=True, help="Also run each check once per mutant it names.")
+@click.option("--quiet", is_flag=True, help="No progress bar (it is also off when not a tty).")
 @format_option("json")
 @click.argument("contracts", nargs=-1, type=click.Path(exists=True))
-def falsify(mutants: bool, fmt: str, contracts: tuple[str, ...]) -> None:
+def falsify(mutants: bool, quiet: bool, fmt: str, contracts: tuple[str, ...]) -> None:
     """Run the checks bound to the CONTRACTS' falsification ids (default: contracts/) and
     print each id's state; exit 1 unless every id passed (and, with --mutants, every mutant
     was killed), 2 when there is nothing to check."""
     from pv import falsify as falsify_mod
     from pv import idreport
 
-    result = falsify_mod.run([Path(c) for c in contracts], mutants=mutants, root=Path.cwd())
+    result = falsify_mod.run(
+        [Path(c) for c in contracts], mutants=mutants, root=Path.cwd(), quiet=quiet
+    )
     code = result.exit_code
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))

@@ -18,6 +18,7 @@ from typing import Any
 from pv.bind import contract_files
 from pv.findings import Finding
 from pv.mutants import ENV_VAR, MutantResult, judge
+from pv.progress import Bar
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,9 +96,11 @@ def run(
     mutants: bool = False,
     root: Path | None = None,
     check_paths: Sequence[Path] | None = None,
+    quiet: bool = True,
 ) -> FalsifyReport:
     """Run the checks bound to `contracts` (files or folders; default `root/contracts`).
-    `check_paths` default to `root/falsify`. The public entry point for `pv gate`."""
+    `check_paths` default to `root/falsify`. The public entry point for `pv gate`.
+    `quiet=False` shows a progress bar over the mutant runs (on a terminal only)."""
     root = (root or Path.cwd()).resolve()
     files = contract_files(contracts or [root / "contracts"])
     if not files:
@@ -114,7 +117,7 @@ def run(
         return FalsifyReport(
             report=report, error=error, output=output, mutants_run=mutants, claims=claims
         )
-    results, output2, error2 = _run_mutants(root, report)
+    results, output2, error2 = _run_mutants(root, report, quiet=quiet)
     return FalsifyReport(
         report=report,
         mutants=tuple(results),
@@ -148,7 +151,7 @@ def render_claims(claims: Sequence[Finding]) -> list[str]:
 
 
 def _run_mutants(
-    root: Path, report: Mapping[str, Any]
+    root: Path, report: Mapping[str, Any], *, quiet: bool = True
 ) -> tuple[list[MutantResult], str, str | None]:
     """Each bound check once per mutant it names, batched by mutant (one pytest per name).
     Only a check that passes unmutated can kill a mutant; a check that names none is an error."""
@@ -167,15 +170,21 @@ def _run_mutants(
             else:
                 results.append(_error(nodeid, name, "the check does not pass without the mutant"))
     output = ""
-    for name, nodeids in sorted(wanted.items()):
-        mutated, text, error = _pytest(root, nodeids, mutant=name)
-        if error is not None:
-            return results, text, f"mutant {name}: {error}"
-        by_node = {c["nodeid"]: c for c in mutated.get("checks", [])}
-        verdicts = [judge(n, name, by_node.get(n)) for n in nodeids]
-        if any(v.status != "killed" for v in verdicts):
-            output += text  # show the run only where something went wrong
-        results.extend(verdicts)
+    bar = Bar("mutants", len(wanted), quiet=quiet)
+    try:
+        for name, nodeids in sorted(wanted.items()):
+            mutated, text, error = _pytest(root, nodeids, mutant=name)
+            if error is not None:
+                return results, text, f"mutant {name}: {error}"
+            by_node = {c["nodeid"]: c for c in mutated.get("checks", [])}
+            verdicts = [judge(n, name, by_node.get(n)) for n in nodeids]
+            if any(v.status != "killed" for v in verdicts):
+                output += text  # show the run only where something went wrong
+            results.extend(verdicts)
+            killed = sum(1 for r in results if r.status == "killed")
+            bar.advance(f"{name}; {killed}/{len(results)} killed")
+    finally:
+        bar.close()
     return sorted(results, key=lambda m: (m.nodeid, m.mutant)), output, None
 
 

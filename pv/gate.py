@@ -80,7 +80,11 @@ def falsify_step(config: PvConfig, mutants: bool) -> Step:
     from pv import falsify as falsify_mod
 
     result = falsify_mod.run(
-        list(config.contracts), mutants=mutants, root=config.root, check_paths=list(config.tests)
+        list(config.contracts),
+        mutants=mutants,
+        root=config.root,
+        check_paths=list(config.tests),
+        quiet=False,  # the bar shows on a terminal only
     )
     summary = result.report.get("summary") or {}
     detail = ", ".join(f"{v} {k}" for k, v in summary.items() if v) or "no ids"

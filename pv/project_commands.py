@@ -1,15 +1,19 @@
-"""The click commands that set a project up for pv and combine what its CI produced: init,
-scaffold and `report merge`. Light at import time, like pv/commands.py; pv/cli.py registers
-them."""
+"""The click commands that set a project up for pv and present what its CI produced: init,
+scaffold, and `pv report` (the contract dashboard, and merging the reports of CI shards).
+Light at import time, like pv/commands.py; pv/cli.py registers them."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from pv.commands import CONFIG, _fail, _load_or_fail
+from pv.commands import CONFIG, _config, _fail, _load_or_fail
+
+if TYPE_CHECKING:
+    from pv.config import PvConfig
 
 
 @click.command()
@@ -83,9 +87,19 @@ def scaffold(out: Path | None, pyproject: Path | None, contract: Path) -> None:
         click.echo(f"every id of {contract} is bound to a check; nothing written")
 
 
-@click.group()
+class _ReportGroup(click.Group):
+    """`pv report merge ...` is a subcommand; anything else is the dashboard, so the page is
+    `pv report --html OUT [CONTRACTS...]` as well as `pv report html --html OUT ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["html", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ReportGroup)
 def report() -> None:
-    """Combine and present --pv-report files."""
+    """The contract dashboard (`pv report --html OUT`), and merging --pv-report files."""
 
 
 @report.command()
@@ -110,6 +124,52 @@ def merge(out: Path, inputs: tuple[Path, ...]) -> None:
         click.echo(line)
     click.echo(f"merged {len(inputs)} report(s) into {out}: {merged['verdict']}")
     sys.exit(0 if merged["verdict"] == "passed" else 1)
+
+
+@report.command(name="html")
+@click.option(
+    "--html",
+    "html_out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the contract dashboard (one static HTML page) to this file.",
+)
+@click.option(
+    "--falsify-report",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A --pv-report JSON (or `pv falsify --format json`) with each id's state.",
+)
+@CONFIG
+@click.argument("contracts", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def html(
+    html_out: Path, falsify_report: Path | None, pyproject: Path | None, contracts: tuple[Path, ...]
+) -> None:
+    """Write the contract dashboard for CONTRACTS (default: [tool.pv].contracts): equations,
+    obligations, every id's state, checks, mutants and the findings that name it. The
+    default of `pv report`: `pv report --html OUT` is this command."""
+    from pv import atomic
+    from pv.board import gather
+    from pv.config import ConfigError, load_config
+    from pv.dashboard import render
+
+    config: PvConfig | None = None
+    if pyproject is not None or not contracts:
+        config = _config("report", pyproject)  # the contracts and drift come from [tool.pv]
+    else:
+        try:
+            config = load_config()
+        except ConfigError:
+            config = None  # CONTRACTS alone are enough: no drift findings then
+    paths = list(contracts) or list(config.contracts if config else ())
+    try:
+        board = gather(paths, falsify_report, config)
+    except ValueError as exc:
+        _fail("report", str(exc), 1)
+    if not board.contracts:
+        _fail("report", "no contract found", 2)
+    html_out.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(html_out, render(board))
+    click.echo(f"dashboard: {html_out} ({len(board.rows)} ids)")
 
 
 COMMANDS = (init, scaffold, report)

@@ -81,3 +81,35 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
         teacher=root / "teacher",
         cache=root / "cache",
     )
+
+
+@pytest.fixture(scope="session")
+def report_root(tiny_run: TinyRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `distill run`-shaped folder: the tiny teacher and cache, a student distilled from it
+    and the same student trained from scratch (same shape, seed and steps)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("report_root")
+    shutil.copytree(tiny_run.teacher, root / "teacher")
+    shutil.copytree(tiny_run.cache, root / "cache")
+    stages.distill(
+        cache_path=root / "cache",
+        out_dir=root / "distill",
+        student_path=None,
+        size=str(tiny_run.size_file),
+        cfg=micro_train(),
+        device="cpu",
+        resume=False,
+        quiet=True,
+    )
+    stages.pretrain(
+        out_dir=root / "scratch",
+        data_paths=[tiny_run.data_file],
+        size=str(tiny_run.size_file),
+        data_cfg=DataConfig(seq_len=SEQ_LEN),
+        cfg=micro_train(alpha=0.0),
+        device="cpu",
+        resume=False,
+        quiet=True,
+    )
+    return root

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -171,8 +172,8 @@ def test_run_refuses_a_directory_that_already_holds_a_demo(tmp_path: Path) -> No
 
 def test_every_option_of_every_command_has_help_text() -> None:
     for name, command in main.commands.items():
-        for param in command.params:
-            if param.name != "help":
+        for param in command.params:  # arguments have no help in click: their command's does
+            if param.name != "help" and isinstance(param, click.Option):
                 assert getattr(param, "help", None), f"{name} --{param.name} has no help"
 
 
@@ -181,10 +182,30 @@ def test_run_chains_every_stage_on_the_embedded_corpus(tmp_path: Path) -> None:
     sizes = ["--teacher-size", "tiny", "--teacher-steps", "6", "--student-steps", "4"]
     result = invoke("run", "--out", tmp_path, *sizes, "--device", "cpu", "--quiet")
     assert result.exit_code == 0, result.output
-    lines = dict(line.split(":", 1) for line in result.stdout.splitlines())
-    assert set(lines) >= {"teacher", "cache", "student", "metadata", "sample", "wall"}
+    out = result.stdout.splitlines()
+    lines = dict(line.split(":", 1) for line in out if not line.startswith("|"))
+    assert set(lines) >= {"teacher", "cache", "student", "scratch", "sample", "report", "wall"}
+    assert lines["report"].strip() == str(tmp_path / "report.html")
+    assert lines["chart"].strip() == str(tmp_path / "loss.png")
     metadata = json.loads((tmp_path / "distill" / "metadata.json").read_text(encoding="utf-8"))
     assert len(metadata["epochs"]) >= 1
+    scratch = json.loads((tmp_path / "scratch" / "metadata.json").read_text(encoding="utf-8"))
+    # the baseline: the distilled student's shape, steps and seed, trained on CE alone
+    assert scratch["config"]["train.alpha"] == 0.0
+    assert scratch["config"]["train.seed"] == metadata["config"]["train.seed"]
+    assert scratch["epochs"][-1]["step"] == metadata["epochs"][-1]["step"]
+    student = {k[8:]: v for k, v in metadata["config"].items() if k.startswith("student.")}
+    assert student == {k[6:]: v for k, v in scratch["config"].items() if k.startswith("model.")}
+    rows = {
+        r.split("|")[1].strip(): float(r.split("|")[2])
+        for r in out
+        if r[:4] in ("| te", "| di", "| fr")
+    }
+    assert rows["distilled"] == round(metadata["epochs"][-1]["val_loss"], 4)
+    assert rows["from scratch"] == round(scratch["epochs"][-1]["val_loss"], 4)
+    margin = float(lines["margin"].split()[0])
+    assert margin == pytest.approx(rows["from scratch"] - rows["distilled"], abs=2e-4)
+    assert 'id="run-from-scratch"' in (tmp_path / "report.html").read_text(encoding="utf-8")
     assert (tmp_path / "distill" / "student" / "model.safetensors").is_file()
     assert (tmp_path / "cache" / "teacher_logits" / "manifest.json").is_file()
     assert metadata["drift_gate"]["passed"] is True

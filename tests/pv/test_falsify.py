@@ -3,16 +3,19 @@ exit codes 0 / 1 / 2, the JSON report, and `--mutants`."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from pv import falsify as falsify_mod
 from pv.cli import main
 from pv.falsify import FalsifyReport
 from pv.idreport import render_text, write_json
 from pv.mutants import MutantResult
+from pv.progress import Bar
 
 CONTRACT = """\
 falsification_tests:
@@ -275,3 +278,31 @@ def test_a_report_that_cannot_be_written_leaves_no_temp_file_behind(tmp_path: Pa
         write_json(blocked, {"verdict": "failed"})
     assert json.loads(target.read_text(encoding="utf-8")) == {"verdict": "passed"}
     assert sorted(p.name for p in target.parent.iterdir()) == ["blocked.json", "report.json"]
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_mutant_runs_show_a_progress_bar_on_a_terminal_only_without_quiet(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+
+    class Recorder(Bar):
+        def __init__(self, label: str, total: int, *, quiet: bool) -> None:
+            seen.append(quiet)
+            super().__init__(label, total, quiet=quiet, stream=stream)
+
+    stream = _Tty()
+    monkeypatch.setattr(falsify_mod, "Bar", Recorder)
+    assert _falsify("--mutants", "--quiet").exit_code == 0
+    assert seen == [True]
+    assert stream.getvalue() == ""
+    result = falsify_mod.run([], mutants=True, root=project, quiet=False)
+    assert result.exit_code == 0
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("mutants: 100%")
+    assert "1/1" in last
+    assert "off-by-one; 2/2 killed" in last
