@@ -153,9 +153,7 @@ def _sample_patterns(group: Group, digits: str) -> list[str]:
     return [f"{m}.*__mutmut_*[{digits}]" for m in modules] if digits else []
 
 
-def run_group(
-    group: Group, base: Path, children: int, sample: str = ""
-) -> tuple[bool, list[str]]:
+def run_group(group: Group, base: Path, children: int, sample: str = "") -> tuple[bool, list[str]]:
     """Run mutmut for one group (all mutants, or a systematic sample); (target met, lines)."""
     work = base / group.name
     if not (work / "mutants").is_dir():
