@@ -366,12 +366,12 @@ def _strip_lse(source: Path, target: Path) -> None:
 
 
 def test_unknown_divergence_or_parameter_is_a_config_error() -> None:
-    bad: list[Callable[[], Any]] = [
-        lambda: Divergence(name="kl"),
-        lambda: Divergence(name="jsd", beta=1.5),
-        lambda: Divergence(name="skew_kl", skew=1.0),
+    bad: list[tuple[Callable[[], Any], str]] = [
+        (lambda: Divergence(name="kl"), "unknown divergence 'kl': choose one of forward_kl, "),
+        (lambda: Divergence(name="jsd", beta=1.5), r"beta must be in \[0, 1\], got 1.5"),
+        (lambda: Divergence(name="skew_kl", skew=1.0), r"skew must be in \[0, 1\), got 1$"),
     ]
-    for make in bad:
-        with pytest.raises(ConfigError):
+    for make, message in bad:
+        with pytest.raises(ConfigError, match=message):
             make()
     assert set(NAMES) == {d.name for d in CASES}

@@ -197,3 +197,13 @@ def test_metadata_records_the_divergence(tiny_run: TinyRun, tmp_path: Path) -> N
     on_disk = json.loads((tmp_path / "run" / "metadata.json").read_text(encoding="utf-8"))
     assert on_disk["divergence"] == record
     assert on_disk["config"]["train.divergence"] == "skew_kl"
+
+
+def test_the_loss_comes_back_in_the_compute_dtype() -> None:
+    s, t, y = _case()
+    assert kd_loss(s, y, t, alpha=0.5, temperature=2.0).total.dtype == torch.float32
+    assert kd_loss(s.half(), y, t, alpha=0.5, temperature=2.0).total.dtype == torch.float32
+    wide = kd_loss(s.double(), y, t.double(), alpha=0.5, temperature=2.0)
+    assert wide.total.dtype == torch.float64
+    head = torch.eye(9)
+    assert kd_loss(s, y, t, alpha=0.5, temperature=2.0, head=head).total.dtype == torch.float32
