@@ -134,15 +134,16 @@ class Cache:
         try:
             with open(self.root / RUN, encoding="utf-8") as fh:
                 raw = json.load(fh)
-            if not isinstance(raw, dict) or raw.get("key") != key:
-                return None
+            if not isinstance(raw, dict) or raw.get("key") != key or raw.get(SEAL) != _seal(raw):
+                return None  # another run's, or altered: never trusted
             return Report.from_dict(raw["report"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def put_run(self, key: str, report: Report) -> None:
         """Remember this run's report (written at once: it is one small file)."""
-        payload = {"key": key, "report": report.to_dict()}
+        payload: dict[str, Any] = {"key": key, "report": report.to_dict()}
+        payload[SEAL] = _seal(payload)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             atomic.write_text(self.root / RUN, json.dumps(payload, separators=(",", ":")))

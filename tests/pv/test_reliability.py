@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pv.cache import PACK
+from pv.cache import PACK, RUN
 from pv.cli import main
 
 CORPUS = Path(__file__).parents[2].parent / "shared" / "corpus" / "provable-contracts"
@@ -89,7 +89,8 @@ def test_concurrent_validate_runs_share_one_cache_and_agree_with_an_uncached_run
         out, err = proc.communicate(timeout=300)
         assert (proc.returncode, out) == expected, err
     json.loads((cache / PACK).read_text(encoding="utf-8"))  # whole: the last rename won
-    assert sorted(p.name for p in cache.iterdir()) == [PACK]  # no temp file left behind
+    markers = {".gitignore", "CACHEDIR.TAG", RUN}
+    assert {p.name for p in cache.iterdir()} - markers == {PACK}  # no temp file left behind
     assert _validate(folder, cache) == expected  # and a warm run reads it back
 
 
@@ -98,12 +99,13 @@ def test_a_damaged_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
     expected = _validate(folder, cache)
     pack = json.loads((cache / PACK).read_text(encoding="utf-8"))
     key, entry = next((k, e) for k, e in pack.items() if e["findings"])
-    entry["findings"][0]["message"] = "a tampered message"  # still well formed
+    entry["findings"][0][5] = "a tampered message"  # still well formed
     entry["counts"] = {"equations": 999}
     (cache / PACK).write_text(json.dumps(pack), encoding="utf-8")
+    (cache / RUN).unlink()  # so the run reads the pack, entry by entry
     assert _validate(folder, cache) == expected  # the tampered entry was not trusted
     rewritten = json.loads((cache / PACK).read_text(encoding="utf-8"))[key]
-    assert rewritten["findings"][0]["message"] != "a tampered message"
+    assert rewritten["findings"][0][5] != "a tampered message"
     assert _validate(folder, cache) == expected
 
 
@@ -112,5 +114,15 @@ def test_a_damaged_pack_is_ignored_and_rewritten(tmp_path: Path, garbage: bytes)
     folder, cache = _folder(tmp_path), tmp_path / "cache"
     expected = _validate(folder, cache)
     (cache / PACK).write_bytes(garbage)
+    (cache / RUN).unlink()  # so the run reads the pack
     assert _validate(folder, cache) == expected
     assert len(json.loads((cache / PACK).read_text(encoding="utf-8"))) >= 1
+
+
+def test_a_tampered_last_run_report_is_not_trusted(tmp_path: Path) -> None:
+    folder, cache = _folder(tmp_path), tmp_path / "cache"
+    expected = _validate(folder, cache)
+    last = json.loads((cache / RUN).read_text(encoding="utf-8"))
+    last["report"]["findings"] = []  # still well formed: "no findings"
+    (cache / RUN).write_text(json.dumps(last), encoding="utf-8")
+    assert _validate(folder, cache) == expected
