@@ -4,6 +4,7 @@ for it. Also the teacher distributions the loss uses, with the top-k tail policy
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from distill import divergence as dv
 from distill.errors import ConfigError
 
 IGNORE_INDEX = -100
+TAIL_FLOOR_LOG = math.log1p(-1e-7)  # the bucket's teacher mass is at least 1e-7
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +94,10 @@ def teacher_dist(teacher: ChunkTeacher, spec: ChunkSpec, dtype: torch.dtype) -> 
     if lse is None:
         raise ConfigError("tail bucket needs the teacher's per-token logsumexp (the cache's lse)")
     log_pk = t_vals.to(dtype) - lse.to(dtype).unsqueeze(1)
-    kept = torch.logsumexp(log_pk, dim=-1, keepdim=True).clamp_max(0.0)
-    log_tail = torch.log(-torch.expm1(kept))  # log(1 - sum_k p_k); -inf if the top k is all
+    # 1 - sum_k p_k is known to ~1e-7 at best (fp16 values, an fp32 lse): below that it is
+    # rounding, not mass, and a tail of exactly 0 would make reverse KL infinite
+    kept = torch.logsumexp(log_pk, dim=-1, keepdim=True).clamp_max(TAIL_FLOOR_LOG)
+    log_tail = torch.log(-torch.expm1(kept))  # log(1 - sum_k p_k)
     return TeacherDist(
         log_p=F.log_softmax(torch.cat([log_pk, log_tail], dim=-1), dim=-1), ids=t_ids, bucket=True
     )

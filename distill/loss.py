@@ -129,7 +129,7 @@ def _check_args(
         raise ConfigError(f"alpha must be in [0, 1], got {alpha:g}")
     if not temperature > 0.0:
         raise ConfigError(f"temperature must be > 0, got {temperature:g}")
-    check_tail(tail, temperature, div)
+    check_tail(tail, temperature)
     if not isinstance(teacher, TopK):
         return
     if tail == "zero" and div.needs_support:
@@ -141,7 +141,7 @@ def _check_args(
         raise ConfigError("tail bucket needs the teacher's per-token logsumexp (the cache's lse)")
 
 
-def check_tail(tail: str, temperature: float, div: Divergence) -> None:
+def check_tail(tail: str, temperature: float) -> None:
     """The tail policy on its own: a known name, and bucket only at T = 1."""
     if tail not in TAILS:
         raise ConfigError(f"unknown tail policy {tail!r}: choose one of {', '.join(TAILS)}")
