@@ -362,6 +362,9 @@ def _strip_lse(source: Path, target: Path) -> None:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["files"] = [f for f in manifest["files"] if not f["name"].startswith("lse-")]
     manifest["tail_policies"] = ["zero"]
+    from distill import cache
+
+    manifest[cache.SEAL] = cache._seal(manifest)  # sealed, as precompute wrote it then
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
