@@ -25,6 +25,7 @@ from distill.errors import CacheMismatchError, OutputExistsError
 
 CACHE_DIR = "teacher_logits"
 MANIFEST = "manifest.json"
+WRITE_BLOCK = 16 << 20  # bytes per write of a mapped array
 FORMAT = "distill-teacher-logits-v1"
 VALUE_DTYPE = np.dtype(np.float16)
 LSE_DTYPE = np.dtype(np.float32)
@@ -102,10 +103,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write(tmp: Path, name: str, array: np.ndarray) -> dict[str, Any]:
+def _write(
+    tmp: Path, name: str, array: np.ndarray, release: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """Write `array` (C order, as `tofile` would) and describe it for the manifest. An array
+    that is a window of a memory-mapped store is written in blocks, `release` unmapping each
+    block's pages after it, so the copy never holds the whole of it in memory."""
     path = tmp / name
-    with durable.writing(path):
-        np.ascontiguousarray(array).tofile(path)
+    rows = max(1, WRITE_BLOCK // max(1, array[:1].nbytes))
+    with durable.writing(path), path.open("wb") as fh:
+        for start in range(0, len(array), rows):
+            fh.write(np.ascontiguousarray(array[start : start + rows]).tobytes())
+            if release is not None:
+                release()
     return {
         "name": name,
         "dtype": array.dtype.name,
@@ -171,7 +181,8 @@ def write_cache(
         mine = _write_shards(tmp, teacher, wins, precompute, id_dtype, device, on_shard, world)
         shards = {i: e for part in world.gather(mine) for i, e in part.items()}
         if world.main:
-            files = [_write(tmp, "val_tokens.bin", np.asarray(corpus.val, dtype=id_dtype))]
+            val = np.asarray(corpus.val, dtype=id_dtype)
+            files = [_write(tmp, "val_tokens.bin", val, corpus.release)]
             files += [entry for i in range(n_shards) for entry in shards[i]]
             manifest = manifest_dict(
                 precompute=precompute,
