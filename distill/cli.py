@@ -4,7 +4,6 @@ DistillError subclasses (and, as a backstop, OS errors) become one-line errors w
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import sys
 import time
@@ -22,22 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SIZE_CHOICES = "tiny, small, medium or a JSON file of GPT config fields"
 SEED = click.IntRange(min=0)
 # What the engine imports; pv's base install has none of them (they are the `distill` extra).
-ENGINE_MODULES = ("torch", "numpy", "safetensors")
-
-
-def require_engine() -> None:
-    """Exit 1 with one line naming the extra when the engine's packages cannot be imported
-    (a plain `pip install pv-distill` installs pv only)."""
-    for name in ENGINE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            click.echo(
-                f"error: distill needs its extra: pip install 'pv-distill[distill]' "
-                f"(cannot import {name}: {exc})",
-                err=True,
-            )
-            sys.exit(1)
+ENGINE_MODULES = ("torch", "numpy", "safetensors", "tqdm")
 
 
 def _refusals(func: F) -> F:
@@ -45,9 +29,18 @@ def _refusals(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        require_engine()
         try:
             return func(*args, **kwargs)
+        except ImportError as exc:  # pv's base install has no engine: name the extra
+            missing = (exc.name or "").split(".")[0]
+            if missing not in ENGINE_MODULES:
+                raise
+            click.echo(
+                f"error: distill needs its extra: pip install 'pv-distill[distill]' "
+                f"(cannot import {missing}: {exc})",
+                err=True,
+            )
+            sys.exit(1)
         except DistillError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)

@@ -23,7 +23,8 @@ def no_engine(tmp_path: Path) -> dict[str, str]:
     for name in ENGINE:
         (blocked / name).mkdir(parents=True)
         (blocked / name / "__init__.py").write_text(
-            f"raise ImportError('{name} is not installed here')\n", encoding="utf-8"
+            f"raise ImportError('{name} is not installed here', name='{name}')\n",
+            encoding="utf-8",
         )
     return {**os.environ, "PYTHONPATH": str(blocked), "PV_CACHE_DIR": str(tmp_path / "cache")}
 
