@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pv import rules
+from pv import rules, schema
 from pv.load import load_bytes
 from pv.validate import validate_file
 
@@ -36,8 +36,15 @@ def test_the_recorded_findings_cover_every_example_file() -> None:
     assert files == set(EXPECTED)
 
 
+KNOWN = schema.known_keys("contract", ())
+
+
 def _doc(data: dict[str, Any]) -> Any:
     return load_bytes(yaml.safe_dump(data).encode(), "c.yaml")
+
+
+def _rules(data: dict[str, Any]) -> list[Any]:
+    return rules.contract_rules(_doc(data), data, KNOWN)
 
 
 def _contract(**overrides: Any) -> dict[str, Any]:
@@ -48,6 +55,7 @@ def _contract(**overrides: Any) -> dict[str, Any]:
         "falsification_tests": [
             {"id": "FALSIFY-ABC-001", "rule": "r", "prediction": "p", "if_fails": "f"}
         ],
+        "kani_harnesses": [{"id": "KANI-ABC-001", "obligation": "e", "bound": 1}],
         "qa_gate": {"id": "Q", "name": "q"},
     }
     data.update(overrides)
@@ -56,16 +64,15 @@ def _contract(**overrides: Any) -> dict[str, Any]:
 
 def test_contract_rules_default_to_kernel_contracts_that_need_equations() -> None:
     data = _contract(equations={})
-    found = [f.rule for f in rules.contract_rules(_doc(data), data)]
+    found = [f.rule for f in _rules(data)]
     assert "SCHEMA-003" in found
-    assert "SCHEMA-003" not in [
-        f.rule for f in rules.contract_rules(_doc(data), data, kernel=False)
-    ]
+    pattern = {**data, "metadata": {**data["metadata"], "kind": "pattern"}}
+    assert "SCHEMA-003" not in [f.rule for f in _rules(pattern)]
 
 
 def test_a_complete_contract_has_no_rule_findings() -> None:
     data = _contract()
-    assert rules.contract_rules(_doc(data), data) == []
+    assert _rules(data) == []
 
 
 def test_implicit_obligation_ids_resolve_through_the_id_prefixes() -> None:
@@ -131,7 +138,7 @@ def test_a_text_field_that_is_not_a_string_counts_as_empty() -> None:
         equations={"e": {"formula": ["x"]}},
         proof_obligations=[{"type": "invariant", "property": 3}],
     )
-    found = {f.rule for f in rules.contract_rules(_doc(data), data)}
+    found = {f.rule for f in _rules(data)}
     assert {"SCHEMA-001", "SCHEMA-004", "SCHEMA-005"} <= found
 
 
@@ -140,12 +147,12 @@ def test_an_entry_without_an_id_is_not_an_id_format_error() -> None:
         falsification_tests=[{"rule": "r", "prediction": "p", "if_fails": "f"}],
         kani_harnesses=[{"obligation": "e", "bound": 1}],
     )
-    assert rules.contract_rules(_doc(data), data) == []
+    assert _rules(data) == []
 
 
 def test_a_malformed_kani_id_is_reported_at_its_id() -> None:
     data = _contract(kani_harnesses=[{"id": "KANI-bad", "obligation": "e", "bound": 1}])
-    found = [f for f in rules.contract_rules(_doc(data), data) if f.rule == "PV-009"]
+    found = [f for f in _rules(data) if f.rule == "PV-009"]
     assert [(f.path, f.message, f.severity) for f in found] == [
         (
             "$.kani_harnesses[0].id",
