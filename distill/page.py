@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from distill.report import Run
+from distill.runs import Run
 
 EPOCH_COLUMNS = (
     ("epoch", "epoch", "{:d}"),

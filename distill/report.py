@@ -9,62 +9,22 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distill.errors import ConfigError, DataError
+from distill.runs import CacheInfo, Run
 
 METADATA = "metadata.json"
 CACHE_MANIFEST = Path("teacher_logits") / "manifest.json"
 ORDER = ("teacher", "distilled", "from-scratch")
 COLOURS = {"teacher": "#1f77b4", "distilled": "#d62728", "from-scratch": "#7f7f7f"}
-MODEL_SUBDIRS = ("model", "student")
 _EPOCH_KEYS = ("epoch", "train_loss", "val_loss")
 # Sampling for the page and for `distill run`'s sample line: the temperature the demo has
 # always used.
 SAMPLE_TEMPERATURE = 0.8
 SAMPLE_TOKENS = 200
 SAMPLE_PROMPT = "The "
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CacheInfo:
-    """The teacher-logit cache a distilled run read: its size and cost per token."""
-
-    path: Path
-    total_bytes: int
-    signal_bytes: int  # teacher ids + values, without the token windows themselves
-    tokens: int
-    top_k: int
-
-    @property
-    def bytes_per_token(self) -> float:
-        return self.signal_bytes / max(self.tokens, 1)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Run:
-    """One run directory's metadata.json and what it is in the comparison."""
-
-    path: Path
-    label: str
-    metadata: dict[str, Any]
-    cache: CacheInfo | None = None
-    sample: str | None = None
-
-    @property
-    def epochs(self) -> list[dict[str, Any]]:
-        return list(self.metadata.get("epochs", []))
-
-    @property
-    def val_loss(self) -> float:
-        return float(self.epochs[-1]["val_loss"])
-
-    @property
-    def model_dir(self) -> Path | None:
-        found = [self.path / d for d in MODEL_SUBDIRS if (self.path / d).is_dir()]
-        return found[0] if found else None
 
 
 def run_dirs(paths: Sequence[Path]) -> list[Path]:
