@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pv.load import load_bytes
 from pv.validate import check_document
+from tests.fuzzing import last_line, mutated
 
 HERE = Path(__file__).parent
 CORPUS = HERE.parents[1].parent / "shared" / "corpus" / "provable-contracts"
@@ -21,35 +22,9 @@ SNIPPETS = [
 ]  # fmt: skip
 
 
-@st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    raw = draw(st.sampled_from(SEED_BYTES))
-    lines = raw.split(b"\n")
-    for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "truncate", "indent"]))
-        i = draw(st.integers(0, max(len(lines) - 1, 0)))
-        j = draw(st.integers(0, max(len(lines) - 1, 0)))
-        if op == "delete" and len(lines) > 1:
-            del lines[i]
-        elif op == "duplicate":
-            lines.insert(j, lines[i])
-        elif op == "swap":
-            lines[i], lines[j] = lines[j], lines[i]
-        elif op == "insert":
-            at = draw(st.integers(0, len(lines[i])))
-            lines[i] = lines[i][:at] + draw(st.sampled_from(SNIPPETS)) + lines[i][at:]
-        elif op == "truncate":
-            lines = lines[: i + 1]
-        else:
-            lines[i] = b"  " + lines[i]
-    return b"\n".join(lines)
-
-
 def _assert_sane(raw: bytes) -> None:
     result = check_document(load_bytes(raw, "fuzz.yaml"))
-    # YAML also breaks lines at \r, \x85, \u2028 and \u2029; the end of input may be one past
-    last = raw.count(b"\n") + raw.count(b"\r") + raw.decode("utf-8", "replace").count("\x85") + 2
-    last += raw.count("\u2028".encode()) + raw.count("\u2029".encode())
+    last = last_line(raw)
     for finding in result.findings:
         assert 1 <= finding.line <= last, finding
         assert finding.column >= 1
@@ -57,7 +32,7 @@ def _assert_sane(raw: bytes) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated())
+@given(mutated(SEED_BYTES, SNIPPETS, max_edits=4))
 def test_mutated_contracts_never_raise_and_findings_have_lines(raw: bytes) -> None:
     _assert_sane(raw)
 
