@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -45,18 +46,21 @@ EMPTY_AS_ABSENT = ("qa_gate", "kernel_structure", "verification_summary", "coq_s
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:
     """Files to check (folders searched recursively for *.yaml / *.yml, sorted) and the
     arguments that name nothing."""
-    found: list[Path] = []
+    found: list[str] = []
     missing: list[str] = []
     for arg in paths:
-        path = Path(arg)
-        if path.is_dir():
-            found += [Path(p) for p in _yaml_files(os.fspath(path))]
-        elif path.is_file():
-            found.append(path)
+        name = os.fspath(arg)
+        try:
+            mode = os.stat(name).st_mode  # one stat, not is_dir() then is_file()
+        except (OSError, ValueError):
+            mode = 0
+        if stat.S_ISDIR(mode):
+            found += _yaml_files(name)
+        elif stat.S_ISREG(mode):
+            found.append(name)
         else:
             missing.append(str(arg))
-    unique = list(dict.fromkeys(found))
-    return unique, missing
+    return list(dict.fromkeys(Path(p) for p in found)), missing
 
 
 def _yaml_files(top: str) -> list[str]:

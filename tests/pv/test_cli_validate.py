@@ -85,7 +85,7 @@ def test_second_run_is_served_from_the_cache_with_the_same_output(
     first = runner.invoke(main, ["validate", "c.yaml"])
     entries = {p.name for p in (tmp_path / "cache").glob("*.json")}
     second = runner.invoke(main, ["validate", "c.yaml"])
-    assert entries == {"validate-v2.json", "last-run-v1.json"}
+    assert entries == {"validate-v2.json", "last-run-v2.json"}
     assert second.output == first.output
     assert "PV-005" in first.output
     (tmp_path / "c.yaml").write_text("a: [\n")
