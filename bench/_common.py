@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,3 +49,36 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str,
     return {
         k: {"cpu_s": statistics.median(cpu[k]), "wall_s": statistics.median(wall[k])} for k in fns
     }
+
+
+def spawn_worker(module: str, *args: object) -> dict[str, Any]:
+    """`python -m MODULE --worker ARGS...` in its own process (so its peak memory is its own);
+    the JSON object its last output line prints."""
+    cmd = [sys.executable, "-m", module, "--worker", *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"worker {' '.join(map(str, args))} failed:\n{done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def teacher_cache(root: Path, steps_per_epoch: int | None = None) -> tuple[Path, float]:
+    """The demo's teacher (small, its schedule; `steps_per_epoch` to shorten it) pretrained
+    into root/teacher, and its logit cache in root/cache: (cache dir, teacher val loss)."""
+    import dataclasses
+
+    from distill import stages
+    from distill.config import TEACHER_SCHEDULE, DataConfig, PrecomputeConfig, TrainConfig
+
+    schedule = dataclasses.asdict(TEACHER_SCHEDULE)
+    if steps_per_epoch is not None:
+        schedule["steps_per_epoch"] = steps_per_epoch
+    teacher = stages.pretrain(
+        out_dir=root / "teacher", data_paths=(), size="small", data_cfg=DataConfig(),
+        cfg=TrainConfig(alpha=0.0, **schedule), device="cpu", resume=False, quiet=True,
+    )  # fmt: skip
+    stages.precompute(
+        teacher_path=teacher.model_dir, out_dir=root / "cache", data_paths=(),
+        data_cfg=DataConfig(), cfg=PrecomputeConfig(), device="cpu", quiet=True,
+    )  # fmt: skip
+    return root / "cache", float(teacher.metadata["epochs"][-1]["val_loss"])

@@ -19,13 +19,10 @@ from typing import Any
 
 import torch
 
-from bench._common import write
+from bench._common import teacher_cache, write
 from distill import stages
 from distill.config import (
     STUDENT_SCHEDULE,
-    TEACHER_SCHEDULE,
-    DataConfig,
-    PrecomputeConfig,
     TrainConfig,
 )
 
@@ -38,22 +35,6 @@ ROWS = (  # (label, TrainConfig fields)
     ("skew_kl skew=0.1", {"divergence": "skew_kl", "skew": 0.1}),
     ("tvd", {"divergence": "tvd"}),
 )
-
-
-def _teacher_cache(root: Path) -> tuple[Path, float]:
-    schedule = dataclasses.asdict(TEACHER_SCHEDULE)
-    schedule["steps_per_epoch"] = int(
-        os.environ.get("DISTILL_BENCH_TEACHER_STEPS", schedule["steps_per_epoch"])
-    )
-    teacher = stages.pretrain(
-        out_dir=root / "teacher", data_paths=(), size="small", data_cfg=DataConfig(),
-        cfg=TrainConfig(alpha=0.0, **schedule), device="cpu", resume=False, quiet=True,
-    )  # fmt: skip
-    stages.precompute(
-        teacher_path=teacher.model_dir, out_dir=root / "cache", data_paths=(),
-        data_cfg=DataConfig(), cfg=PrecomputeConfig(), device="cpu", quiet=True,
-    )  # fmt: skip
-    return root / "cache", float(teacher.metadata["epochs"][-1]["val_loss"])
 
 
 def _student(root: Path, cache: Path, label: str, fields: dict[str, Any], seed: int) -> float:
@@ -72,7 +53,8 @@ def _student(root: Path, cache: Path, label: str, fields: dict[str, Any], seed: 
 def main() -> int:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        cache, teacher_loss = _teacher_cache(Path(tmp))
+        steps = os.environ.get("DISTILL_BENCH_TEACHER_STEPS")
+        cache, teacher_loss = teacher_cache(Path(tmp), int(steps) if steps else None)
         table = {
             label: [_student(Path(tmp), cache, label, fields, s) for s in SEEDS]
             for label, fields in ROWS

@@ -12,30 +12,15 @@ from typing import Any
 
 import torch
 
-from bench._common import write
+from bench._common import teacher_cache, write
 from distill import stages
 from distill.config import (
     STUDENT_SCHEDULE,
-    TEACHER_SCHEDULE,
     DataConfig,
-    PrecomputeConfig,
     TrainConfig,
 )
 
 SEEDS = (0, 1, 2)
-
-
-def _teacher_cache(root: Path) -> tuple[Path, float]:
-    schedule = dataclasses.asdict(TEACHER_SCHEDULE)
-    teacher = stages.pretrain(
-        out_dir=root / "teacher", data_paths=(), size="small", data_cfg=DataConfig(),
-        cfg=TrainConfig(alpha=0.0, **schedule), device="cpu", resume=False, quiet=True,
-    )  # fmt: skip
-    stages.precompute(
-        teacher_path=teacher.model_dir, out_dir=root / "cache", data_paths=(),
-        data_cfg=DataConfig(), cfg=PrecomputeConfig(), device="cpu", quiet=True,
-    )  # fmt: skip
-    return root / "cache", float(teacher.metadata["epochs"][-1]["val_loss"])
 
 
 def _pair(root: Path, cache: Path, seed: int) -> dict[str, Any]:
@@ -57,7 +42,7 @@ def _pair(root: Path, cache: Path, seed: int) -> dict[str, Any]:
 def main() -> int:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        cache, teacher_loss = _teacher_cache(Path(tmp))
+        cache, teacher_loss = teacher_cache(Path(tmp))
         rows = [_pair(Path(tmp), cache, seed) for seed in SEEDS]
     print(f"  teacher (small) val_loss {teacher_loss:.4f}; student tiny, alpha/T as defaults")
     print(f"  {'seed':>4}  {'distilled':>9}  {'scratch':>9}  {'margin':>7}")

@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 from typing import Any
 
-from bench._common import check, write
+from bench._common import check, spawn_worker, write
 
 REPEATS = int(os.environ.get("DISTILL_BENCH_REPEATS", "2"))
 HIDDEN = 64  # C of the head variants: the comparison is about (N, V), not the matmul
@@ -93,23 +92,13 @@ def worker(variant: str, v: int, n: int, repeats: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _spawn(variant: str, v: int, n: int, repeats: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.loss_memory", "--worker", variant, str(v), str(n)]
-    cmd.append(str(repeats))
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"worker {variant} V={v} N={n} failed:\n{done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> int:
     print(f"KD loss, forward + backward; peak extra RSS, median CPU time of {REPEATS} runs")
     print(f"  {'variant':11} {'V':>7} {'N':>5} {'extra GB':>9} {'CPU s':>7}  loss")
     rows = []
     for v, n, variants, repeats in CASES:
         for variant in variants:
-            r = _spawn(variant, v, n, repeats)
+            r = spawn_worker("bench.loss_memory", variant, v, n, repeats)
             rows.append(r)
             gb = r["extra_bytes"] / 1e9
             print(f"  {variant:11} {v:7} {n:5} {gb:9.3f} {r['cpu_s']:7.2f}  {r['loss']:.6f}")

@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 from typing import Any
 
-from bench._common import check, write
+from bench._common import check, spawn_worker, write
 
 REPEATS = int(os.environ.get("DISTILL_BENCH_REPEATS", "2"))
 CHUNKS = 8  # torchtune's default num_output_chunks
@@ -121,22 +120,13 @@ def worker(variant: str, v: int, n: int, repeats: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _spawn(variant: str, v: int, n: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.peers", "--worker", variant, str(v), str(n), str(REPEATS)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"worker {variant} V={v} N={n} failed:\n{done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> int:
     print(f"ours vs peers, forward + backward; peak extra RSS, median CPU of {REPEATS} runs")
     print(f"  {'variant':9} {'V':>7} {'N':>5} {'extra GB':>9} {'CPU s':>7}  {'value':>12}  |grad|")
     rows, checks = [], []
     for v, n in SIZES:
         for mine, theirs, what in PAIRS:
-            a, b = _spawn(mine, v, n), _spawn(theirs, v, n)
+            a, b = (spawn_worker("bench.peers", x, v, n, REPEATS) for x in (mine, theirs))
             for r in (a, b):
                 rows.append(r)
                 gb = r["extra_bytes"] / 1e9
