@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from distill import inputs, report, runlock, stages, store
 from distill.config import (
@@ -16,6 +17,7 @@ from distill.config import (
     TEACHER_SCHEDULE,
     DataConfig,
     PrecomputeConfig,
+    Schedule,
     TrainConfig,
 )
 from distill.errors import OutputExistsError
@@ -67,7 +69,10 @@ def _stages(
         )
         plan = dataclasses.replace(plan, data=(prepared,))
         echo(f"data:     {prepared}")
-    teacher = _teacher(out_dir / "teacher", seed, plan, device=device, quiet=quiet)
+    teacher = _pretrain(
+        out_dir / "teacher", seed, plan, plan.teacher_size, TEACHER_SCHEDULE, plan.teacher_steps,
+        device=device, quiet=quiet,
+    )  # fmt: skip
     echo(f"teacher:  {teacher.model_dir}  val_loss {_val_loss(teacher):.4f}")
     cache = _cache(teacher.model_dir, out_dir / "cache", plan.data, device=device, quiet=quiet)
     echo(f"cache:    {cache}")
@@ -80,7 +85,10 @@ def _stages(
         f"student:  {student.model_dir}  val_loss {_val_loss(student):.4f}  "
         f"(train loss by epoch {losses})"
     )
-    scratch = _scratch(out_dir / "scratch", seed, plan, device=device, quiet=quiet)
+    scratch = _pretrain(
+        out_dir / "scratch", seed, plan, plan.student_size, STUDENT_SCHEDULE, plan.student_steps,
+        device=device, quiet=quiet,
+    )  # fmt: skip
     echo(f"scratch:  {scratch.model_dir}  val_loss {_val_loss(scratch):.4f}")
     echo(f"metadata: {out_dir / 'distill' / METADATA}")
     echo(f"sample:   {_sample(student.model_dir, seed, device)!r}")
@@ -133,26 +141,23 @@ def _val_loss(outcome: Outcome) -> float:
     return float(outcome.metadata["epochs"][-1]["val_loss"])
 
 
-def _teacher(out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> Outcome:
-    """Pretrain the teacher from scratch on the embedded corpus."""
+def _pretrain(
+    out: Path, seed: int, plan: Plan, size: str, schedule: Schedule, steps: int, **run: Any
+) -> Outcome:
+    """A model trained from scratch with plain CE on the plan's corpus: the teacher, or the
+    baseline (the student's size, initial weights, steps and seed, without the teacher)."""
     cfg = TrainConfig(
         alpha=0.0,
         seed=seed,
-        epochs=TEACHER_SCHEDULE.epochs,
-        steps_per_epoch=plan.teacher_steps,
-        lr=TEACHER_SCHEDULE.lr,
+        epochs=schedule.epochs,
+        steps_per_epoch=steps,
+        lr=schedule.lr,
         drift_tolerance=plan.drift_tolerance,
     )
     return stages.pretrain(
-        out_dir=out,
-        data_paths=plan.data,
-        size=plan.teacher_size,
-        data_cfg=DataConfig(),
-        cfg=cfg,
-        device=device,
-        resume=False,
-        quiet=quiet,
-    )
+        out_dir=out, data_paths=plan.data, size=size, data_cfg=DataConfig(), cfg=cfg,
+        resume=False, **run,
+    )  # fmt: skip
 
 
 def _cache(teacher: Path, out: Path, data: tuple[Path, ...], *, device: str, quiet: bool) -> Path:
@@ -182,27 +187,6 @@ def _student(cache: Path, out: Path, seed: int, plan: Plan, *, device: str, quie
         out_dir=out,
         student_path=None,
         size=plan.student_size,
-        cfg=cfg,
-        device=device,
-        resume=False,
-        quiet=quiet,
-    )
-
-
-def _scratch(out: Path, seed: int, plan: Plan, *, device: str, quiet: bool) -> Outcome:
-    """The baseline: the same student (size, initial weights, steps, seed) with plain CE."""
-    cfg = TrainConfig(
-        alpha=0.0,
-        seed=seed,
-        epochs=STUDENT_SCHEDULE.epochs,
-        steps_per_epoch=plan.student_steps,
-        lr=STUDENT_SCHEDULE.lr,
-    )
-    return stages.pretrain(
-        out_dir=out,
-        data_paths=(),
-        size=plan.student_size,
-        data_cfg=DataConfig(),
         cfg=cfg,
         device=device,
         resume=False,

@@ -306,3 +306,21 @@ def test_a_negative_seed_is_a_usage_error(command: list[str], tmp_path: Path) ->
     assert "-1 is not in the range x>=0" in result.stderr
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.cli("distill run")
+def test_run_trains_the_baseline_on_the_same_data_as_the_teacher(tmp_path: Path) -> None:
+    from distill.data import default_text
+
+    text = tmp_path / "mine.txt"
+    text.write_bytes(default_text()[:60_000])
+    sizes = ["--teacher-size", "tiny", "--teacher-steps", "6", "--student-steps", "4"]
+    out = tmp_path / "r"
+    result = invoke("run", "--out", out, "--data", text, *sizes, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+
+    def fingerprint(part: str) -> str:
+        meta = json.loads((out / part / "metadata.json").read_text(encoding="utf-8"))
+        return str(meta["config"]["data_fingerprint"])
+
+    assert fingerprint("scratch") == fingerprint("teacher")
