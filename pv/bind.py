@@ -229,4 +229,4 @@ def contract_files(paths: Iterable[Path]) -> list[Path]:
     `pv validate`'s to report."""
     from pv.validate import discover
 
-    return discover(paths)[0]
+    return [Path(p) for p in discover(paths)[0]]

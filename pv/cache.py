@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from pv import __version__, atomic
-from pv.result import FileResult, Report
+from pv.result import FileResult
 
 ENV_VAR = "PV_CACHE_DIR"
 DEFAULT_DIR = ".pv-cache"
 PACK = "validate-v2.json"
-RUN = "last-run-v2.json"  # the last run's whole report, served when nothing it read changed
+RUN = "last-run-v3.txt"  # the last run's output, served when nothing it read changed
 SOURCES = Path(__file__).parent  # the modules and schemas that decide a result
 MAX_ENTRIES = 20_000  # oldest entries are dropped first, so the pack cannot grow forever
 SEAL = "sha256"  # each entry's digest of its own content
@@ -122,32 +122,39 @@ class Cache:
         self._pack()[self.key(raw, display)] = {**entry, SEAL: _seal(entry)}
         self._dirty = True
 
-    def run_key(self, parts: list[str]) -> str:
-        """One key for a whole run: every file's name and content key, plus whatever else the
-        cross-file rules read (the contract stems beside each file)."""
+    def run_key(self, names: list[str], raws: list[bytes], extra: list[str]) -> str:
+        """One key for a whole run: every file's name and bytes, plus whatever else the
+        cross-file rules read (`extra`: the contract stems beside each file). One hash over
+        all of it, not a key per file: a warm run never needs the entries' keys."""
         h = hashlib.sha256(self._salt)
-        h.update("\0".join(parts).encode())
+        for name, raw in zip(names, raws, strict=True):
+            h.update(b"%d\0%d\0" % (len(name), len(raw)))  # lengths: no two runs hash alike
+            h.update(name.encode())
+            h.update(raw)
+        h.update("\0".join(extra).encode())
         return h.hexdigest()
 
-    def get_run(self, key: str) -> Report | None:
-        """The report of the last run if it had this key, else None (also on any damage). The
-        file is `<sha256 of the rest>\n<json>`: the digest is checked on the bytes, so a warm
-        run pays one hash, not a second serialisation."""
+    def get_output(self, key: str) -> tuple[int, int, str] | None:
+        """(errors, warnings, output) of the last run if it had this key (its files, names,
+        neighbours, format, pv), else None, also on any damage. The file is `<sha256 of the
+        rest>\n<key>\n<errors> <warnings>\n<output>`, checked on its bytes: a warm run
+        parses no JSON and builds no report."""
         try:
             with open(self.root / RUN, "rb") as fh:
                 seal, _, body = fh.read().partition(b"\n")
             if seal.decode("ascii") != hashlib.sha256(body).hexdigest():
                 return None  # altered or cut short: never trusted
-            raw = json.loads(body)
-            if not isinstance(raw, dict) or raw.get("key") != key:
+            stored, counts, output = body.decode("utf-8").split("\n", 2)
+            if stored != key:
                 return None  # another run's
-            return Report.from_dict(raw["report"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            errors, warnings = counts.split(" ")
+            return int(errors), int(warnings), output
+        except (OSError, ValueError):
             return None
 
-    def put_run(self, key: str, report: Report) -> None:
-        """Remember this run's report (written at once: it is one small file)."""
-        body = json.dumps({"key": key, "report": report.to_dict()}, separators=(",", ":"))
+    def put_output(self, key: str, errors: int, warnings: int, output: str) -> None:
+        """Remember this run's output (written at once: it is one small file)."""
+        body = f"{key}\n{errors} {warnings}\n{output}"
         seal = hashlib.sha256(body.encode()).hexdigest()
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,9 @@ no finding never builds them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -188,9 +188,9 @@ def _refusal(file: str, err: _Refused) -> Document:
     return Document(file=file, data=None, findings=(finding,))
 
 
-def load_file(path: Path | str, display: str | None = None) -> Document:
+def load_file(path: str | os.PathLike[str], display: str | None = None) -> Document:
     """Read and load one file; `display` is the name findings use (defaults to `path`)."""
-    file = display if display is not None else str(path)
+    file = display if display is not None else os.fspath(path)
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)

@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["COUNTED", "FileResult", "Report", "check_document", "discover", "validate_paths"]
 
-# An absolute path abspath would leave as it is: no empty, `.` or `..` component, no trailing /.
-_NORMAL_ABSOLUTE = re.compile(r"^/(?!.*(?://|/\.\.?(?:/|$)|/$))" if os.sep == "/" else r"^(?!)")
+# A path normpath would leave as it is: no empty, `.` or `..` component, no trailing / (on
+# Windows every path takes the slow, exact way).
+_NORMAL = re.compile(
+    r"^(?=.)/?(?!\.\.?(?:/|$))(?!.*(?://|/\.\.?(?:/|$)|/$))" if os.sep == "/" else r"^(?!)"
+)
 READ_LIMIT = 1024 * 1024 + 1  # pv.load.MAX_BYTES + 1 (a test keeps them in step)
 # Top-level keys the Rust parser reads as empty when they hold nothing (`key:` alone).
 EMPTY_AS: dict[str, dict[str, Any] | list[Any]] = {
@@ -43,9 +46,10 @@ EMPTY_AS: dict[str, dict[str, Any] | list[Any]] = {
 EMPTY_AS_ABSENT = ("qa_gate", "kernel_structure", "verification_summary", "coq_spec", "beat")
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:
-    """Files to check (folders searched recursively for *.yaml / *.yml, sorted) and the
-    arguments that name nothing."""
+def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[str]]:
+    """Files to check (folders searched recursively for *.yaml / *.yml, sorted; each file once,
+    however it was spelt) and the arguments that name nothing. Plain strings, not Paths: at
+    1,726 files a warm run spends more on Path objects than on answering from the cache."""
     found: list[str] = []
     missing: list[str] = []
     for arg in paths:
@@ -60,7 +64,8 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
             found.append(name)
         else:
             missing.append(str(arg))
-    return list(dict.fromkeys(Path(p) for p in found)), missing
+    unique = dict.fromkeys(p if _NORMAL.match(p) else os.path.normpath(p) for p in found)
+    return list(unique), missing
 
 
 def _yaml_files(top: str) -> list[str]:
@@ -85,15 +90,29 @@ def _yaml_files(top: str) -> list[str]:
     return sorted(out, key=lambda p: p.split(os.sep))
 
 
-def display_name(path: Path, cwd: str | None = None) -> str:
-    """The name findings use: relative to the current directory when below it."""
+def display_name(path: str | os.PathLike[str], cwd: str | None = None) -> str:
+    """The name findings use: relative to `cwd` (default: the current directory) when below
+    it. A relative path is read from the current directory, as abspath reads it."""
+    name = os.fspath(path)
+    normal = _NORMAL.match(name) is not None  # abspath's normalising is a warm run's cost
+    if normal and cwd is None and not name.startswith("/"):
+        return name.replace(os.sep, "/")  # relative, no `..`: below the current directory
     base = (cwd if cwd is not None else os.getcwd()).rstrip(os.sep) + os.sep
-    absolute = os.fspath(path)
-    if not _NORMAL_ABSOLUTE.match(absolute):  # abspath's normalising is a warm run's cost
-        absolute = os.path.abspath(absolute)
+    absolute = name if normal and name.startswith("/") else os.path.abspath(name)
     if absolute.startswith(base):
         return absolute[len(base) :].replace(os.sep, "/")
-    return Path(path).as_posix()
+    return Path(name).as_posix()
+
+
+def display_names(files: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """`display_name` of each file, the current directory read once."""
+    cwd = os.getcwd()
+    names = []
+    for path in files:
+        name = os.fspath(path)
+        relative = _NORMAL.match(name) is not None and not name.startswith("/")
+        names.append(name.replace(os.sep, "/") if relative else display_name(name, cwd))
+    return names
 
 
 def classify(data: dict[str, Any]) -> str:
@@ -222,61 +241,75 @@ def _coerce_plain_scalars(
     return out
 
 
-def validate_file(path: Path, display: str | None = None) -> FileResult:
+def validate_file(path: str | os.PathLike[str], display: str | None = None) -> FileResult:
     """Load and check one file (no cache, no cross-file rules)."""
     from pv.load import load_file
 
     return check_document(load_file(path, display))
 
 
-def validate_paths(files: Sequence[Path], *, cache: Cache | None = None) -> Report:
-    """Check every file (through `cache` when given), then the cross-file rules. With a cache,
-    a run whose files, names and neighbouring contracts are all unchanged is answered from the
-    last run's report without looking at any entry."""
-    cwd = os.getcwd()
-    names = [display_name(path, cwd) for path in files]
-    raws: list[bytes | None] = [None] * len(files)
-    run = None
-    if cache is not None:
-        raws = [_read_or_none(path) for path in files]
-        if all(raw is not None for raw in raws):
-            run = cache.run_key(_run_parts(cache, names, raws))
-            last = cache.get_run(run)
-            if last is not None:
-                return last
+class Inputs:
+    """One run's files as the cache sees them: each file's display name and bytes (None when
+    unreadable, or when there is no cache) and the key of the whole run (None then)."""
+
+    __slots__ = ("files", "key", "names", "raws")
+
+    def __init__(self, files: Sequence[str | os.PathLike[str]], cache: Cache | None) -> None:
+        self.files = files
+        self.names = display_names(files)
+        self.raws: list[bytes | None] = [None] * len(files)
+        self.key: str | None = None
+        if cache is not None:
+            self.raws = [_read_or_none(path) for path in files]
+            readable = [raw for raw in self.raws if raw is not None]
+            if len(readable) == len(files):
+                self.key = cache.run_key(self.names, readable, _neighbours(self.names))
+
+
+def validate_paths(
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    cache: Cache | None = None,
+    inputs: Inputs | None = None,
+) -> Report:
+    """Check every file (through `cache` when given: an unchanged file is not parsed again),
+    then the cross-file rules. `inputs`, when the caller already read them, saves a second
+    read of every file."""
+    inputs = inputs if inputs is not None else Inputs(files, cache)
     # Loading builds many short-lived trees that hold no cycles, so refcounting frees them;
     # the cyclic collector, run every few hundred allocations, only re-walks what is alive.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        results = [_one(*args, cache) for args in zip(files, names, raws, strict=True)]
+        results = [
+            _one(*args, cache) for args in zip(files, inputs.names, inputs.raws, strict=True)
+        ]
     finally:
         if collecting:
             gc.enable()
     findings = [f for r in results for f in r.findings]
     findings += _cross_file(results)
-    report = Report(files=tuple(results), findings=tuple(sort_findings(findings)))
     if cache is not None:
         cache.flush()
-        if run is not None:
-            cache.put_run(run, report)
-    return report
+    return Report(files=tuple(results), findings=tuple(sort_findings(findings)))
 
 
-def _run_parts(cache: Cache, names: list[str], raws: list[bytes | None]) -> list[str]:
-    parts = [cache.key(raw, name) for name, raw in zip(names, raws, strict=True) if raw is not None]
+def _neighbours(names: list[str]) -> list[str]:
+    """What the cross-file rules read beyond the files: the contract stems in each folder."""
     folders = sorted({os.path.dirname(name) for name in names})
-    return parts + [f"{folder}:{','.join(sorted(_stems_in(folder)))}" for folder in folders]
+    return [f"{folder}:{','.join(sorted(_stems_in(folder)))}" for folder in folders]
 
 
-def _read_or_none(path: Path) -> bytes | None:
+def _read_or_none(path: str | os.PathLike[str]) -> bytes | None:
     try:
         return _read(path)
     except OSError:
         return None
 
 
-def _one(path: Path, display: str, raw: bytes | None, cache: Cache | None) -> FileResult:
+def _one(
+    path: str | os.PathLike[str], display: str, raw: bytes | None, cache: Cache | None
+) -> FileResult:
     if cache is not None and raw is not None:
         hit = cache.get(raw, display)
         if hit is not None:
@@ -290,7 +323,7 @@ def _one(path: Path, display: str, raw: bytes | None, cache: Cache | None) -> Fi
     return result
 
 
-def _read(path: Path) -> bytes:
+def _read(path: str | os.PathLike[str]) -> bytes:
     """At most READ_LIMIT bytes of a file; one os.read without a buffered file object, which
     at 1,726 files is a measurable part of a warm run. A short read of a regular file is its
     end (os.read retries on signals)."""
@@ -301,12 +334,17 @@ def _read(path: Path) -> bytes:
         os.close(fd)
 
 
-@cache
 def _stems_in(folder: str) -> frozenset[str]:
     """Contract stems beside a file: depends_on may name a contract not passed on the
-    command line (validating one file of a folder must not report its siblings missing)."""
+    command line (validating one file of a folder must not report its siblings missing).
+    `folder` is read from the current directory, as the file's own name is."""
+    return _stems_at(os.path.abspath(folder or "."))
+
+
+@cache
+def _stems_at(folder: str) -> frozenset[str]:
     try:
-        names = os.listdir(folder or ".")
+        names = os.listdir(folder)
     except OSError:
         return frozenset()
     return frozenset(n.rsplit(".", 1)[0] for n in names if n.endswith((".yaml", ".yml")))

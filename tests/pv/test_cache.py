@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from pv import cache as cache_mod
-from pv import validate
 from pv.cache import Cache
 from pv.validate import FileResult, validate_file, validate_paths
 
@@ -125,29 +124,37 @@ def test_open_uses_the_env_folder_and_warm_runs_skip_checking(
     ]
 
 
-def test_the_last_run_is_reused_only_while_nothing_it_read_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    text = EXAMPLE.read_bytes()
-    (tmp_path / "a.yaml").write_bytes(
-        text.replace(b"metadata:", b"metadata:\n  depends_on: [b]", 1)
-    )
-    (tmp_path / "b.yaml").write_bytes(text)
+def test_the_run_key_covers_every_name_byte_and_neighbour_unambiguously(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, "salt")
+    key = cache.run_key(["a.yaml", "b.yaml"], [b"xy", b"z"], [":a,b"])
+    assert key == Cache(tmp_path, "salt").run_key(["a.yaml", "b.yaml"], [b"xy", b"z"], [":a,b"])
+    others = [
+        Cache(tmp_path, "salt2").run_key(["a.yaml", "b.yaml"], [b"xy", b"z"], [":a,b"]),
+        cache.run_key(["a.yaml", "b.yaml"], [b"x", b"yz"], [":a,b"]),  # a byte moved across
+        cache.run_key(["a.yaml", "b.yamlx"], [b"xy", b"z"], [":a,b"]),
+        cache.run_key(["a.yamlx", "y", "b.yaml"], [b"", b"", b"z"], [":a,b"]),
+        cache.run_key(["b.yaml", "a.yaml"], [b"z", b"xy"], [":a,b"]),  # order is part of it
+        cache.run_key(["a.yaml", "b.yaml"], [b"xy", b"z"], [":a"]),
+    ]
+    assert len({key, *others}) == len(others) + 1
+
+
+def test_the_last_output_comes_back_only_for_its_key_and_intact(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "c", "salt")
-    first = validate_paths([tmp_path / "a.yaml"], cache=cache)
-    assert "PV-006" not in {f.rule for f in first.findings}  # b.yaml sits beside it
-    with monkeypatch.context() as patch:
-        calls: list[str] = []
-        patch.setattr(cache, "get", lambda *a: calls.append("entry"))
-        assert validate_paths([tmp_path / "a.yaml"], cache=cache).findings == first.findings
-        assert calls == []  # answered by the run, not by the entries
-    (tmp_path / "b.yaml").unlink()  # a.yaml is unchanged, its neighbour is gone
-    validate._stems_in.cache_clear()  # as a new process would list the folder again
-    again = validate_paths([tmp_path / "a.yaml"], cache=cache)
-    assert "PV-006" in {f.rule for f in again.findings}
-    (tmp_path / "c" / cache_mod.RUN).write_text("{damaged")
-    assert validate_paths([tmp_path / "a.yaml"], cache=cache).findings == again.findings
+    assert cache.get_output("k") is None  # nothing stored yet
+    cache.put_output("k", 2, 1, "a\nb ü\n")
+    assert Cache(tmp_path / "c", "salt").get_output("k") == (2, 1, "a\nb ü\n")
+    assert cache.get_output("other") is None
+    stored = tmp_path / "c" / cache_mod.RUN
+    stored.write_bytes(stored.read_bytes()[:-1])
+    assert cache.get_output("k") is None
+
+
+def test_an_unwritable_last_output_is_skipped_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    cache = Cache(tmp_path / "file" / "c", "salt")  # a folder below a file: cannot exist
+    cache.put_output("k", 0, 0, "out")
+    assert cache.get_output("k") is None
 
 
 def test_default_folder_is_pv_cache_in_the_cwd(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,10 +7,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from pv import cache as cache_mod
+from pv import validate
 from pv.cli import main
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -83,15 +86,71 @@ def test_second_run_is_served_from_the_cache_with_the_same_output(
 ) -> None:
     shutil.copy(EXAMPLES / "bad" / "PV-005-unresolved-kani-obligation.yaml", tmp_path / "c.yaml")
     first = runner.invoke(main, ["validate", "c.yaml"])
-    entries = {p.name for p in (tmp_path / "cache").glob("*.json")}
+    entries = {p.name for p in (tmp_path / "cache").glob("*.*")}
     second = runner.invoke(main, ["validate", "c.yaml"])
-    assert entries == {"validate-v2.json", "last-run-v2.json"}
-    assert second.output == first.output
+    assert entries == {"validate-v2.json", "last-run-v3.txt", "CACHEDIR.TAG", ".gitignore"}
+    assert (second.output, second.exit_code) == (first.output, first.exit_code)
     assert "PV-005" in first.output
     (tmp_path / "c.yaml").write_text("a: [\n")
     third = runner.invoke(main, ["validate", "c.yaml"])
     assert third.exit_code == 1
     assert "LOAD-006" in third.output
+
+
+def test_the_last_output_is_reprinted_only_while_nothing_it_read_changed(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files, names, neighbours and format: a change to any one checks again."""
+    text = (EXAMPLES / "good" / "minimal.yaml").read_bytes()
+    depends = text.replace(b"metadata:", b"metadata:\n  depends_on: [b]", 1)
+    (tmp_path / "a.yaml").write_bytes(depends)
+    (tmp_path / "b.yaml").write_bytes(text)
+    first = runner.invoke(main, ["validate", "a.yaml"])
+    assert (first.exit_code, "PV-006" in first.output) == (0, False)  # b.yaml sits beside it
+    checked: list[int] = []
+    real = validate.validate_paths
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        checked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(validate, "validate_paths", counted)
+
+    def again(*args: str) -> tuple[str, int]:
+        validate._stems_at.cache_clear()  # as a new process would list the folder again
+        result = runner.invoke(main, ["validate", *args])
+        return result.output, len(checked)
+
+    same = (first.output, 0)
+    assert again("a.yaml") == same
+    assert again("--strict", "a.yaml") == same  # the same output; the exit code is recomputed
+    assert again("./a.yaml") == same  # the same display name
+    output, runs = again("--format", "json", "a.yaml")
+    assert (json.loads(output)["summary"]["errors"], runs) == (0, 1)
+    assert again("a.yaml") == (first.output, 2)  # one last output is kept, not one per format
+    (tmp_path / "b.yaml").unlink()  # a.yaml is unchanged, its neighbour is gone
+    output, runs = again("a.yaml")
+    assert ("PV-006" in output, runs) == (True, 3)
+    (tmp_path / "b.yaml").write_bytes(text)
+    assert again("a.yaml") == (first.output, 4)
+    (tmp_path / "a.yaml").write_bytes(text)  # its own bytes changed
+    assert again("a.yaml")[1] == 5
+
+
+@pytest.mark.parametrize("damage", [b"", b"x", b"{damaged", b"0" * 64 + b"\nkey\n0 0\nforged"])
+def test_a_damaged_last_output_is_never_printed(
+    runner: CliRunner, tmp_path: Path, damage: bytes
+) -> None:
+    shutil.copy(EXAMPLES / "bad" / "PV-005-unresolved-kani-obligation.yaml", tmp_path / "c.yaml")
+    first = runner.invoke(main, ["validate", "c.yaml"])
+    stored = tmp_path / "cache" / cache_mod.RUN
+    sealed = stored.read_bytes()
+    seal, _, body = sealed.partition(b"\n")
+    for broken in (damage, sealed[:-3], seal + b"\n" + body.replace(b"PV-005", b"PV-000")):
+        stored.write_bytes(broken)
+        again = runner.invoke(main, ["validate", "c.yaml"])
+        assert (again.output, again.exit_code) == (first.output, first.exit_code)
+        assert stored.read_bytes() == sealed  # checked again and rewritten
 
 
 def test_no_cache_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pv import load, validate
 from pv.validate import FileResult, discover, validate_paths
@@ -54,8 +56,14 @@ def test_discover_recurses_sorts_dedupes_and_reports_missing(tmp_path: Path) -> 
     for name in ("b.yaml", "a.yml", "sub/c.yaml", "notes.txt"):
         (tmp_path / name).write_text("a: 1\n")
     files, missing = discover([tmp_path, tmp_path / "b.yaml", tmp_path / "nope"])
-    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.yml", "b.yaml", "sub/c.yaml"]
+    assert [Path(p).relative_to(tmp_path).as_posix() for p in files] == [
+        "a.yml",
+        "b.yaml",
+        "sub/c.yaml",
+    ]
     assert missing == [str(tmp_path / "nope")]
+    spelt = [f"{tmp_path}/./b.yaml", f"{tmp_path}//b.yaml", f"{tmp_path}/sub/../b.yaml"]
+    assert discover(spelt) == ([str(tmp_path / "b.yaml")], [])  # one file, however spelt
 
 
 def test_one_run_reports_every_file_even_when_some_are_broken(tmp_path: Path) -> None:
@@ -177,13 +185,23 @@ def test_a_top_level_key_with_no_value_is_an_empty_list_and_only_a_warning(
     assert result.counts[key] == 0
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/a/b.yaml", "/a//b.yaml", "/a/./b", "/a/../b", "/a/b/", "/a/.h/b", "/a/..x/b", "/", "/a/."],
-)
-def test_the_display_name_shortcut_skips_only_paths_abspath_keeps(path: str) -> None:
-    if validate._NORMAL_ABSOLUTE.match(path):
-        assert os.path.abspath(path) == path
-    absolute = os.path.abspath(path)
-    plain = absolute[3:] if absolute.startswith("/a/") else Path(path).as_posix()
-    assert validate.display_name(Path(path), "/a") == plain
+_PART = st.sampled_from(["a", "b.yaml", ".", "..", "", ".h", "..x", "...", "c d"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_PART, max_size=6), absolute=st.booleans(), cwd=st.sampled_from(["/a", "/"]))
+def test_the_display_name_shortcut_agrees_with_abspath(
+    parts: list[str], absolute: bool, cwd: str
+) -> None:
+    """The regex that lets display_name skip abspath only lets through paths normpath keeps,
+    and every name equals the plain definition (abspath, then relative to cwd if below it)."""
+    path = ("/" if absolute else "") + "/".join(parts)
+    if validate._NORMAL.match(path):
+        assert os.path.normpath(path) == path
+    absolute_path = os.path.abspath(path) if path else os.getcwd()
+    base = cwd.rstrip("/") + "/"
+    plain = absolute_path[len(base) :] if absolute_path.startswith(base) else Path(path).as_posix()
+    assert validate.display_name(path, cwd) == plain
+    here = os.getcwd().rstrip("/") + "/"
+    ours = absolute_path[len(here) :] if absolute_path.startswith(here) else Path(path).as_posix()
+    assert validate.display_name(path) == validate.display_names([path])[0] == ours
