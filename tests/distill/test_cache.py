@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -175,3 +177,59 @@ def test_every_file_the_manifest_must_list_is_expected(tiny_run: TinyRun) -> Non
     assert cache.expected_files(manifest) == {f["name"] for f in manifest["files"]}
     assert "ids-00000.bin" in cache.expected_files(manifest)
     assert "ids-00000.bin" not in cache.expected_files({**manifest, "top_k": 0})
+
+
+def test_an_opened_cache_holds_what_its_manifest_and_files_say(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    root = copy_cache(tiny_run, tmp_path)
+    opened = cache.open_cache(root.parent)
+    manifest = json.loads((root / "manifest.json").read_text())
+    facts = (opened.root, opened.vocab_size, opened.seq_len, opened.top_k, opened.shard_windows)
+    assert facts == (root, 256, SEQ_LEN, 8, 256)
+    assert opened.n_windows == manifest["n_windows"] > 256  # two shards
+    assert np.array_equal(opened.val, np.fromfile(root / "val_tokens.bin", dtype=np.uint8))
+    assert opened.val.size > 0
+    assert opened.sha256 == hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
+    opened.tails = ["zero"]  # as a cache without a stored logsumexp: the refusal names it
+    with pytest.raises(CacheMismatchError, match=re.escape(f"the cache at {root} stores no")):
+        opened.require_tail("bucket")
+
+
+def test_a_mapped_file_is_read_only_and_an_empty_one_keeps_its_shape_and_dtype(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "one-row.bin"
+    np.array([[1, 2, 3]], dtype=np.uint16).tofile(path)
+    mapped = cache._memmap(path, {"shape": [1, 3], "dtype": "uint16"})
+    assert mapped.tolist() == [[1, 2, 3]]  # a one-row array is read, not taken for empty
+    assert not mapped.flags.writeable  # training can never write into the teacher's cache
+    empty = cache._memmap(tmp_path / "absent.bin", {"shape": [0, 3], "dtype": "uint16"})
+    assert (empty.shape, empty.dtype) == ((0, 3), np.dtype(np.uint16))
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "not-json", "unsealed", "absent"])
+def test_each_refusal_names_the_file_and_the_fix(
+    tiny_run: TinyRun, tmp_path: Path, damage: str
+) -> None:
+    root = copy_cache(tiny_run, tmp_path)
+    manifest = root / "manifest.json"
+    size = (root / "ids-00000.bin").stat().st_size
+    path = root.parent
+    if damage == "missing":
+        (root / "val_tokens.bin").unlink()
+        want = f"cache file {root / 'val_tokens.bin'} is missing"
+    elif damage == "truncated":
+        (root / "ids-00000.bin").write_bytes((root / "ids-00000.bin").read_bytes()[:-10])
+        want = f"{size - 10} bytes, manifest says {size}; re-run precompute"
+    elif damage == "not-json":
+        manifest.write_text("{")
+        want = f"unreadable cache manifest {manifest}: Expecting property name"
+    elif damage == "unsealed":
+        manifest.write_text(manifest.read_text().replace('"top_k": 8', '"top_k": 7'))
+        want = f"{manifest} is damaged: its content does not match its {cache.SEAL}; re-run"
+    else:
+        path = tmp_path / "nowhere"
+        want = f"no teacher-logit cache at {path}: run `distill precompute --out {path}` first"
+    with pytest.raises(CacheMismatchError, match=re.escape(want)):
+        cache.open_cache(path)
