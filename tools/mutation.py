@@ -70,6 +70,8 @@ GROUPS = (
         files=("distill/cache.py",),
         tests=(
             "tests/distill/test_cache.py",
+            # writes a cache per test: a session fixture's cache is mapped to one test only
+            "tests/distill/test_cache_write.py",
             "tests/distill/test_divergence.py::test_a_top_k_cache_stores_the_full_logsumexp_per_token",
             "tests/distill/test_divergence.py::"
             "test_a_cache_without_logsumexp_serves_tail_zero_and_refuses_bucket",

@@ -233,3 +233,46 @@ def test_each_refusal_names_the_file_and_the_fix(
         want = f"no teacher-logit cache at {path}: run `distill precompute --out {path}` first"
     with pytest.raises(CacheMismatchError, match=re.escape(want)):
         cache.open_cache(path)
+
+
+def test_top_k_off_the_cpu_is_the_stable_sort_cut_at_k() -> None:
+    ids, values = cache.top_k(torch.empty(2, 3, 50, device="meta"), 4)
+    assert (ids.shape, values.shape, ids.device.type) == ((2, 3, 4), (2, 3, 4), "meta")
+
+
+def test_on_the_cpu_a_cut_without_ties_is_answered_by_the_partition_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The partition is the CPU's fast path: the full sort only redoes rows tied at the cut."""
+    sorted_rows: list[int] = []
+    real = cache._stable_top_k
+
+    def counted(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        sorted_rows.append(logits.shape[0])
+        return real(logits, k)
+
+    monkeypatch.setattr(cache, "_stable_top_k", counted)
+    logits = torch.randn(64, 500, generator=torch.Generator().manual_seed(1))  # no ties
+    ids, values = cache.top_k(logits, 10)
+    assert sorted_rows == []
+    want_values, want_ids = torch.sort(logits, dim=-1, descending=True, stable=True)
+    assert torch.equal(ids, want_ids[:, :10])
+    assert torch.equal(values, want_values[:, :10])
+    logits[5, want_ids[5, 10]] = want_values[5, 9]  # one row tied across the cut
+    ids, _ = cache.top_k(logits, 10)
+    assert sorted_rows == [1]
+    assert torch.equal(ids, torch.sort(logits, dim=-1, descending=True, stable=True)[1][:, :10])
+
+
+def test_fast_top_k_equals_a_stable_sort_cut_at_k_over_many_widths() -> None:
+    """Distinct values, vocabularies up to 3,000 and any k: the partition's cut must fall
+    exactly at the (k+1)-th largest, which a cut one place off gets right only mostly."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        v = int(rng.integers(5, 3000))
+        k = int(rng.integers(1, min(v - 2, 200)))
+        logits = torch.from_numpy(rng.standard_normal((8, v)).astype(np.float32))
+        ids, values = cache.top_k(logits, k)
+        want_values, want_ids = torch.sort(logits, dim=-1, descending=True, stable=True)
+        assert torch.equal(ids, want_ids[:, :k]), (v, k)
+        assert torch.equal(values, want_values[:, :k])
