@@ -83,7 +83,7 @@ def contract_rules(doc: Document, data: dict[str, Any], known: frozenset[str]) -
     kind = kinds.effective_kind(data)
     out = metadata_rules(doc, data)
     out += kinds.top_level_rules(doc, data, known)
-    out += misspelled_blocks(doc, data, known)
+    out += misspelled_blocks(doc, data)
     if kind == "kernel":
         out += _kernel_rules(doc, data)
     else:
@@ -127,7 +127,7 @@ def _provability(doc: Document, data: dict[str, Any]) -> list[Finding]:
     return [make(doc, "PROVABILITY-001", (), m, hint) for m in messages]
 
 
-def misspelled_blocks(doc: Document, data: dict[str, Any], known: frozenset[str]) -> list[Finding]:
+def misspelled_blocks(doc: Document, data: dict[str, Any]) -> list[Finding]:
     """PV-003 (a warning) for a top-level key in our misspelling table that is no near-miss
     (those are SCHEMA-019): `falsification:` is read by nothing that counts tests."""
     return [

@@ -145,7 +145,7 @@ def check_document(doc: Document) -> FileResult:
     if shape == "partial":
         findings += rules.metadata_rules(doc, data, references=False)
         findings += kinds.top_level_rules(doc, data, known)
-        findings += rules.misspelled_blocks(doc, data, known)
+        findings += rules.misspelled_blocks(doc, data)
         findings += rules.falsification_rules(doc, data)
         message = "partial contract: only metadata and the known sections were checked"
         hint = "add equations/proof_obligations/kani_harnesses, or declare metadata.kind"

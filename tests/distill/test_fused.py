@@ -109,3 +109,54 @@ def test_fused_loss_under_bf16_autocast_on_cuda_is_close_to_fp32() -> None:
     assert out.total.item() == pytest.approx(ref.total.item(), rel=2e-2)
     assert h1.grad is not None
     assert h1.grad.dtype == torch.float32
+
+
+def _grads(loss: torch.Tensor, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return torch.autograd.grad(loss, xs)
+
+
+def test_a_frozen_body_still_trains_the_head() -> None:
+    """Only the head wants a gradient (the hidden states come from a frozen body)."""
+    h, w, t, y = case()
+    head, ref_head = w.clone().requires_grad_(), w.clone().requires_grad_()
+    out = kd_loss(h, y, t, alpha=0.5, temperature=2.0, head=head)
+    ref = plain(h, ref_head, y, t, 0.5, 2.0)
+    (got,) = _grads(out.total, head)
+    (want,) = _grads(ref, ref_head)
+    assert_rel(got, want, 1e-5)
+
+
+def test_in_float64_both_gradients_accumulate_in_float64() -> None:
+    """The head's gradient sums over every chunk: in float64 it must agree with autograd to
+    float64 precision, which an float32 accumulator misses by ~1e-7."""
+    h, w, t, y = (x.double() if x.is_floating_point() else x for x in case(n=300, v=64))
+    hidden, head = h.clone().requires_grad_(), w.clone().requires_grad_()
+    ref_h, ref_w = h.clone().requires_grad_(), w.clone().requires_grad_()
+    out = kd_loss(hidden, y, t, alpha=0.5, temperature=2.0, head=head, chunk_size=7)
+    ref = plain(ref_h, ref_w, y, t, 0.5, 2.0)
+    assert out.total.dtype == torch.float64
+    for got, want in zip(_grads(out.total, hidden, head), _grads(ref, ref_h, ref_w), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-11, atol=1e-13)
+
+
+def test_the_fused_loss_comes_back_in_float32_for_float32_and_bfloat16_inputs() -> None:
+    h, w, t, y = case()
+    assert kd_loss(h, y, t, alpha=0.5, temperature=2.0, head=w).total.dtype == torch.float32
+    out = kd_loss(h.bfloat16(), y, t, alpha=0.5, temperature=2.0, head=w.bfloat16())
+    assert out.total.dtype == torch.float32
+
+
+def test_in_bfloat16_one_chunk_gives_exactly_the_unfused_gradients() -> None:
+    """One chunk, no autocast, a sum (normalizer 1, so no scale is rounded in between): the
+    fused matmuls are the ones autograd runs through the linear layer, in bf16 on the bf16
+    gradient of the loss, so the bits agree."""
+    h, w, t, y = case()
+    hidden, head = h.bfloat16().requires_grad_(), w.bfloat16().requires_grad_()
+    ref_h, ref_w = h.bfloat16().requires_grad_(), w.bfloat16().requires_grad_()
+    out = kd_loss(hidden, y, t, alpha=0.5, temperature=2.0, head=head, normalizer=1)
+    ref = kd_loss(F.linear(ref_h, ref_w), y, t, alpha=0.5, temperature=2.0, normalizer=1)
+    assert out.total.item() == ref.total.item()
+    got_both = _grads(out.total, hidden, head)
+    for got, want in zip(got_both, _grads(ref.total, ref_h, ref_w), strict=True):
+        assert got.dtype == torch.bfloat16
+        assert torch.equal(got, want)

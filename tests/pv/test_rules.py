@@ -183,3 +183,74 @@ def test_cross_file_duplicate_ids_warn_on_later_files_only() -> None:
     found = crossfile.cross_file_duplicates(ids)
     assert [(f.file, f.line, f.severity) for f in found] == [("b.yaml", 9, "warning")]
     assert "a.yaml:4" in found[0].message
+
+
+def _findings(text: str) -> list[tuple[str, str]]:
+    """(rule, path) of every finding for one document."""
+    return [(f.rule, f.path) for f in check_document(load_bytes(text.encode(), "c.yaml")).findings]
+
+
+_PATTERN = """\
+metadata:
+  version: "1.0.0"
+  description: "a pattern"
+  kind: {kind}
+  references: ["Paper (2024)"]
+proof_obligations:
+  - type: invariant
+falsification_tests:
+  - id: FALSIFY-PAT-001
+    rule: "r"
+    if_fails: "x"
+{extra}"""
+
+
+@pytest.mark.parametrize("kind", ["pattern", "beat-benchmark", "kaizen"])
+def test_any_kind_s_obligations_and_tests_are_checked_beside_its_own_rules(kind: str) -> None:
+    found = _findings(_PATTERN.format(kind=kind, extra=""))
+    assert ("SCHEMA-005", "$.proof_obligations[0].property") in found
+    assert ("SCHEMA-008", "$.falsification_tests[0].prediction") in found
+    own = {"beat-benchmark": "BEAT-", "kaizen": "KAIZEN-"}.get(kind)
+    if own is not None:  # the kind's own rules add to the others, never replace them
+        assert any(rule.startswith(own) for rule, _ in found), found
+
+
+def test_a_kind_less_kernel_says_why_it_was_held_to_the_kernel_rules() -> None:
+    text = (
+        (EXAMPLES / "good" / "minimal.yaml")
+        .read_text()
+        .replace('formula: "f(x) = x"', 'formula: ""')
+    )
+    (kindless,) = check_document(load_bytes(text.encode(), "c.yaml")).findings
+    assert kindless.rule == "SCHEMA-004"
+    assert kindless.message.endswith("(no metadata.kind, judged kernel by default)")
+    declared = text.replace("metadata:\n", "metadata:\n  kind: kernel\n", 1)
+    (kernel,) = check_document(load_bytes(declared.encode(), "c.yaml")).findings
+    assert (kernel.rule, kernel.message) == ("SCHEMA-004", "equations.f.formula must not be empty")
+
+
+def test_equations_written_as_a_list_are_named_by_id_or_position() -> None:
+    data: dict[str, Any] = {"equations": [{"id": "softmax", "formula": "s"}, {"formula": "t"}, 3]}
+    assert list(rules.equations(data)) == ["softmax", "equation_1", "equation_2"]
+    assert rules.equations({"equations": {"f": {}}}) == {"f": {}}
+    assert rules.equations({"equations": "f"}) == {}
+    text = (
+        (EXAMPLES / "good" / "minimal.yaml")
+        .read_text()
+        .replace(
+            'equations:\n  f:\n    formula: "f(x) = x"',
+            'equations:\n  - id: f\n    formula: "f(x) = x"\n  - id: g\n    formula: ""',
+        )
+    )
+    assert _findings(text) == [("SCHEMA-004", "$.equations[1].formula")]
+
+
+def test_the_older_spellings_of_a_test_and_an_obligation_count() -> None:
+    text = (EXAMPLES / "good" / "minimal.yaml").read_text()
+    text = text.replace("prediction:", "expected:").replace("if_fails:", "fails_if:")
+    text = text.replace("property:", "statement:").replace(
+        "obligation: MIN-INV-001", "obligation: output is finite"
+    )
+    assert _findings(text) == []
+    unresolved = text.replace("obligation: output is finite", "obligation: output is small")
+    assert _findings(unresolved) == [("PV-005", "$.kani_harnesses[0].obligation")]
