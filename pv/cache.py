@@ -13,10 +13,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pv import __version__, atomic
-from pv.result import FileResult
+
+if TYPE_CHECKING:  # a warm run, answered by get_output, never builds a result
+    from pv.result import FileResult
 
 ENV_VAR = "PV_CACHE_DIR"
 DEFAULT_DIR = ".pv-cache"
@@ -110,6 +112,8 @@ class Cache:
         try:
             if not isinstance(entry, dict) or entry.get(SEAL) != _seal(entry):
                 raise ValueError("damaged entry")  # well-formed but altered: never trusted
+            from pv.result import FileResult
+
             return FileResult.from_dict(display, entry)
         except (ValueError, KeyError, TypeError, AttributeError):
             del entries[key]

@@ -47,11 +47,11 @@ def validate(fmt: str, strict: bool, no_cache: bool, paths: tuple[str, ...]) -> 
     Exit 0 when there are no errors, 1 on errors (or warnings with --strict), 2 when a PATH
     does not exist or no contract file was found. Results are cached by content in
     .pv-cache/ (or $PV_CACHE_DIR)."""
-    from pv import validate as validate_mod
+    from pv import files as files_mod  # a warm run needs no more than this and the cache
 
     if not paths:
         raise click.UsageError("give at least one contract file or folder")
-    files, missing = validate_mod.discover(paths)
+    files, missing = files_mod.discover(paths)
     for arg in missing:
         click.echo(f"pv validate: error: no such file or folder: {arg}", err=True)
     if missing or not files:
@@ -63,13 +63,14 @@ def validate(fmt: str, strict: bool, no_cache: bool, paths: tuple[str, ...]) -> 
         from pv.cache import Cache
 
         cache = Cache.open()
-    inputs = validate_mod.Inputs(files, cache)
+    inputs = files_mod.Inputs(files, cache)
     # a run whose files, names, neighbours, format and pv are unchanged prints what it printed
     key = f"{inputs.key}\0{fmt}" if inputs.key is not None else None
     last = cache.get_output(key) if cache is not None and key is not None else None
     if last is not None:
         errors, warnings, output = last
     else:
+        from pv import validate as validate_mod
         from pv.report import REPORTERS
 
         report = validate_mod.validate_paths(files, cache=cache, inputs=inputs)

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from pv.files import MAX_BYTES, read
 from pv.findings import Finding, JsonPath, json_path
 
-MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 # Aliases may add at most this many nodes beyond the ones written out: real contracts
 # use a handful of merges; a billion-laughs file needs billions.
@@ -192,8 +192,7 @@ def load_file(path: str | os.PathLike[str], display: str | None = None) -> Docum
     """Read and load one file; `display` is the name findings use (defaults to `path`)."""
     file = display if display is not None else os.fspath(path)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+        raw = read(path)
     except OSError as exc:
         return _refusal(file, _Refused("LOAD-001", f"cannot read file: {exc.strerror or exc}"))
     return load_bytes(raw, file)

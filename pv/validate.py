@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import gc
 import os
-import re
-import stat
-from collections.abc import Iterable, Sequence
-from functools import cache
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pv import crossfile
 from pv.crossfile import Located
+from pv.files import Inputs, discover, display_name, stems_in
 from pv.findings import Finding, sort_findings
 from pv.result import COUNTED, FileResult, Report
 
@@ -28,14 +25,17 @@ if TYPE_CHECKING:
     from pv.cache import Cache
     from pv.load import Document
 
-__all__ = ["COUNTED", "FileResult", "Report", "check_document", "discover", "validate_paths"]
+__all__ = [
+    "COUNTED",
+    "FileResult",
+    "Inputs",
+    "Report",
+    "check_document",
+    "discover",
+    "display_name",
+    "validate_paths",
+]
 
-# A path normpath would leave as it is: no empty, `.` or `..` component, no trailing / (on
-# Windows every path takes the slow, exact way).
-_NORMAL = re.compile(
-    r"^(?=.)/?(?!\.\.?(?:/|$))(?!.*(?://|/\.\.?(?:/|$)|/$))" if os.sep == "/" else r"^(?!)"
-)
-READ_LIMIT = 1024 * 1024 + 1  # pv.load.MAX_BYTES + 1 (a test keeps them in step)
 # Top-level keys the Rust parser reads as empty when they hold nothing (`key:` alone).
 EMPTY_AS: dict[str, dict[str, Any] | list[Any]] = {
     "equations": {},
@@ -44,75 +44,6 @@ EMPTY_AS: dict[str, dict[str, Any] | list[Any]] = {
     "kani_harnesses": [],
 }
 EMPTY_AS_ABSENT = ("qa_gate", "kernel_structure", "verification_summary", "coq_spec", "beat")
-
-
-def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[str]]:
-    """Files to check (folders searched recursively for *.yaml / *.yml, sorted; each file once,
-    however it was spelt) and the arguments that name nothing. Plain strings, not Paths: at
-    1,726 files a warm run spends more on Path objects than on answering from the cache."""
-    found: list[str] = []
-    missing: list[str] = []
-    for arg in paths:
-        name = os.fspath(arg)
-        try:
-            mode = os.stat(name).st_mode  # one stat, not is_dir() then is_file()
-        except (OSError, ValueError):
-            mode = 0
-        if stat.S_ISDIR(mode):
-            found += _yaml_files(name)
-        elif stat.S_ISREG(mode):
-            found.append(name)
-        else:
-            missing.append(str(arg))
-    unique = dict.fromkeys(p if _NORMAL.match(p) else os.path.normpath(p) for p in found)
-    return list(unique), missing
-
-
-def _yaml_files(top: str) -> list[str]:
-    """Every *.yaml / *.yml file below `top`, sorted by path components (as sorted Paths
-    would be). os.scandir, not Path.rglob: at 1,726 files rglob's Path objects cost more than
-    a warm run's validation. Symlinked folders are followed, each real folder once."""
-    out: list[str] = []
-    stack, seen = [top], set()
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir():
-                        st = entry.stat()
-                        if (st.st_dev, st.st_ino) not in seen:
-                            seen.add((st.st_dev, st.st_ino))
-                            stack.append(entry.path)
-                    elif os.path.splitext(entry.name)[1] in (".yaml", ".yml") and entry.is_file():
-                        out.append(entry.path)
-        except OSError:
-            continue
-    return sorted(out, key=lambda p: p.split(os.sep))
-
-
-def display_name(path: str | os.PathLike[str], cwd: str | None = None) -> str:
-    """The name findings use: relative to `cwd` (default: the current directory) when below
-    it. A relative path is read from the current directory, as abspath reads it."""
-    name = os.fspath(path)
-    normal = _NORMAL.match(name) is not None  # abspath's normalising is a warm run's cost
-    if normal and cwd is None and not name.startswith("/"):
-        return name.replace(os.sep, "/")  # relative, no `..`: below the current directory
-    base = (cwd if cwd is not None else os.getcwd()).rstrip(os.sep) + os.sep
-    absolute = name if normal and name.startswith("/") else os.path.abspath(name)
-    if absolute.startswith(base):
-        return absolute[len(base) :].replace(os.sep, "/")
-    return Path(name).as_posix()
-
-
-def display_names(files: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """`display_name` of each file, the current directory read once."""
-    cwd = os.getcwd()
-    names = []
-    for path in files:
-        name = os.fspath(path)
-        relative = _NORMAL.match(name) is not None and not name.startswith("/")
-        names.append(name.replace(os.sep, "/") if relative else display_name(name, cwd))
-    return names
 
 
 def classify(data: dict[str, Any]) -> str:
@@ -248,24 +179,6 @@ def validate_file(path: str | os.PathLike[str], display: str | None = None) -> F
     return check_document(load_file(path, display))
 
 
-class Inputs:
-    """One run's files as the cache sees them: each file's display name and bytes (None when
-    unreadable, or when there is no cache) and the key of the whole run (None then)."""
-
-    __slots__ = ("files", "key", "names", "raws")
-
-    def __init__(self, files: Sequence[str | os.PathLike[str]], cache: Cache | None) -> None:
-        self.files = files
-        self.names = display_names(files)
-        self.raws: list[bytes | None] = [None] * len(files)
-        self.key: str | None = None
-        if cache is not None:
-            self.raws = [_read_or_none(path) for path in files]
-            readable = [raw for raw in self.raws if raw is not None]
-            if len(readable) == len(files):
-                self.key = cache.run_key(self.names, readable, _neighbours(self.names))
-
-
 def validate_paths(
     files: Sequence[str | os.PathLike[str]],
     *,
@@ -294,19 +207,6 @@ def validate_paths(
     return Report(files=tuple(results), findings=tuple(sort_findings(findings)))
 
 
-def _neighbours(names: list[str]) -> list[str]:
-    """What the cross-file rules read beyond the files: the contract stems in each folder."""
-    folders = sorted({os.path.dirname(name) for name in names})
-    return [f"{folder}:{','.join(sorted(_stems_in(folder)))}" for folder in folders]
-
-
-def _read_or_none(path: str | os.PathLike[str]) -> bytes | None:
-    try:
-        return _read(path)
-    except OSError:
-        return None
-
-
 def _one(
     path: str | os.PathLike[str], display: str, raw: bytes | None, cache: Cache | None
 ) -> FileResult:
@@ -323,40 +223,13 @@ def _one(
     return result
 
 
-def _read(path: str | os.PathLike[str]) -> bytes:
-    """At most READ_LIMIT bytes of a file; one os.read without a buffered file object, which
-    at 1,726 files is a measurable part of a warm run. A short read of a regular file is its
-    end (os.read retries on signals)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, READ_LIMIT)
-    finally:
-        os.close(fd)
-
-
-def _stems_in(folder: str) -> frozenset[str]:
-    """Contract stems beside a file: depends_on may name a contract not passed on the
-    command line (validating one file of a folder must not report its siblings missing).
-    `folder` is read from the current directory, as the file's own name is."""
-    return _stems_at(os.path.abspath(folder or "."))
-
-
-@cache
-def _stems_at(folder: str) -> frozenset[str]:
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return frozenset()
-    return frozenset(n.rsplit(".", 1)[0] for n in names if n.endswith((".yaml", ".yml")))
-
-
 def _cross_file(results: Sequence[FileResult]) -> list[Finding]:
     contracts = [r for r in results if r.kind in ("contract", "partial")]
     stems = {r.stem for r in contracts}
     deps: list[Located] = []
     for r in contracts:
         if r.depends_on:
-            siblings = _stems_in(os.path.dirname(r.file))
+            siblings = stems_in(os.path.dirname(r.file))
             deps += [d for d in r.depends_on if d.name not in stems and d.name not in siblings]
     out = crossfile.unknown_dependencies(deps, stems)
     out += crossfile.dependency_cycles({r.stem: list(r.depends_on) for r in contracts})

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from pv import cache as cache_mod
-from pv import validate
+from pv import files, validate
 from pv.cli import main
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -117,7 +117,7 @@ def test_the_last_output_is_reprinted_only_while_nothing_it_read_changed(
     monkeypatch.setattr(validate, "validate_paths", counted)
 
     def again(*args: str) -> tuple[str, int]:
-        validate._stems_at.cache_clear()  # as a new process would list the folder again
+        files._stems_at.cache_clear()  # as a new process would list the folder again
         result = runner.invoke(main, ["validate", *args])
         return result.output, len(checked)
 
@@ -194,4 +194,4 @@ def test_cli_and_a_warm_validate_import_neither_torch_nor_yaml(tmp_path: Path) -
     warm = _imports_after(run, tmp_path)
     assert not {"torch", "jsonschema"} & cold  # a clean file never needs the reference validator
     assert "yaml" in cold
-    assert not {"torch", "yaml", "jsonschema"} & warm
+    assert not {"torch", "yaml", "jsonschema", "pv.validate", "pv.result"} & warm

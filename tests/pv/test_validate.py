@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pv import load, validate
+from pv import files, load, validate
 from pv.validate import FileResult, discover, validate_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,8 +133,16 @@ def test_file_result_round_trips_and_refuses_foreign_findings() -> None:
         FileResult.from_dict("y.yaml", result.to_dict())
 
 
-def test_read_limit_stays_in_step_with_the_loader() -> None:
-    assert validate.READ_LIMIT == load.MAX_BYTES + 1
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, files.FIRST_READ - 1, files.FIRST_READ, files.FIRST_READ + 1, 3 * files.FIRST_READ + 5,
+     files.MAX_BYTES, files.MAX_BYTES + 1, files.MAX_BYTES + files.FIRST_READ + 7],
+)  # fmt: skip
+def test_a_read_returns_the_file_or_one_byte_past_the_limit(tmp_path: Path, size: int) -> None:
+    data = bytes(range(256)) * (size // 256 + 1)
+    (tmp_path / "f").write_bytes(data[:size])
+    assert files.read(tmp_path / "f") == data[: min(size, files.MAX_BYTES + 1)]
+    assert load.MAX_BYTES is files.MAX_BYTES  # the loader refuses what the reader cut
 
 
 def test_display_names_are_relative_below_the_cwd(
@@ -196,7 +204,7 @@ def test_the_display_name_shortcut_agrees_with_abspath(
     """The regex that lets display_name skip abspath only lets through paths normpath keeps,
     and every name equals the plain definition (abspath, then relative to cwd if below it)."""
     path = ("/" if absolute else "") + "/".join(parts)
-    if validate._NORMAL.match(path):
+    if files._NORMAL.match(path):
         assert os.path.normpath(path) == path
     absolute_path = os.path.abspath(path) if path else os.getcwd()
     base = cwd.rstrip("/") + "/"
@@ -204,4 +212,4 @@ def test_the_display_name_shortcut_agrees_with_abspath(
     assert validate.display_name(path, cwd) == plain
     here = os.getcwd().rstrip("/") + "/"
     ours = absolute_path[len(here) :] if absolute_path.startswith(here) else Path(path).as_posix()
-    assert validate.display_name(path) == validate.display_names([path])[0] == ours
+    assert validate.display_name(path) == files.display_names([path])[0] == ours
