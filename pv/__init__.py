@@ -2,7 +2,7 @@
 
 Its layers, each importing only from its own and the ones above it (config, git and atomic
 sit under all of them):
-- loading and rules: load, schema, rules, crossfile, findings, validate, cache, report;
+- loading and rules: files, load, schema, rules, crossfile, findings, validate, cache, report;
 - binding and the plugin: bind, idreport, plugin, mutants, falsify, claims, testscan;
 - the CLIs a project has: clispec (click), typerspec, argspec, apps, registry;
 - drift and the gate: drift, diff, gate;

@@ -132,8 +132,9 @@ class Cache:
         all of it, not a key per file: a warm run never needs the entries' keys."""
         h = hashlib.sha256(self._salt)
         for name, raw in zip(names, raws, strict=True):
-            h.update(b"%d\0%d\0" % (len(name), len(raw)))  # lengths: no two runs hash alike
-            h.update(name.encode())
+            encoded = name.encode()
+            h.update(b"%d\0%d\0" % (len(encoded), len(raw)))  # lengths: no two runs alike
+            h.update(encoded)
             h.update(raw)
         h.update("\0".join(extra).encode())
         return h.hexdigest()

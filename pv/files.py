@@ -101,10 +101,9 @@ class Inputs:
     """One run's files as the cache sees them: each file's display name and bytes (None when
     unreadable, or when there is no cache) and the key of the whole run (None then)."""
 
-    __slots__ = ("files", "key", "names", "raws")
+    __slots__ = ("key", "names", "raws")
 
     def __init__(self, files: Sequence[str | os.PathLike[str]], cache: Cache | None) -> None:
-        self.files = files
         self.names = display_names(files)
         self.raws: list[bytes | None] = [None] * len(files)
         self.key: str | None = None
