@@ -19,15 +19,7 @@ from distill.loss import (
     chunk_rows,
     kd_loss,
 )
-
-
-def _case(n: int = 19, v: int = 11, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    gen = torch.Generator().manual_seed(seed)
-    s = torch.randn(n, v, generator=gen) * 2
-    t = torch.randn(n, v, generator=gen) * 2
-    y = torch.randint(0, v, (n,), generator=gen)
-    y[::4] = IGNORE_INDEX
-    return s, t, y
+from tests.distill.test_loss import random_case
 
 
 def _grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -36,7 +28,7 @@ def _grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def test_without_a_teacher_the_loss_is_cross_entropy_in_value_and_gradient() -> None:
-    s, _, y = _case()
+    s, _, y = random_case()
     x, ref_x = s.clone().requires_grad_(), s.clone().requires_grad_()
     out = kd_loss(x, y, None, alpha=0.0, temperature=2.0)
     ref = F.cross_entropy(ref_x, y, ignore_index=IGNORE_INDEX)
@@ -72,7 +64,7 @@ def test_the_gradient_is_autograd_s_where_the_kl_weight_over_t_is_exactly_one(
     alpha: float, t: float, top_k: int
 ) -> None:
     """alpha * T^2 / T = 1 is a weight a buggy `!= 1` test would take for "no KL term"."""
-    s, logits, y = _case()
+    s, logits, y = random_case()
     teacher: torch.Tensor | TopK = logits
     if top_k:
         vals, ids = logits.topk(top_k, dim=-1)
@@ -85,7 +77,7 @@ def test_the_gradient_is_autograd_s_where_the_kl_weight_over_t_is_exactly_one(
 
 
 def test_half_precision_logits_and_an_fp16_teacher_are_computed_in_fp32() -> None:
-    s, t, y = _case()
+    s, t, y = random_case()
     half = kd_loss(s.bfloat16(), y, t.half(), alpha=0.5, temperature=2.0)
     full = kd_loss(s.bfloat16().float(), y, t.half().float(), alpha=0.5, temperature=2.0)
     assert (half.total.item(), half.kl, half.ce) == (full.total.item(), full.kl, full.ce)
@@ -99,7 +91,7 @@ def test_the_loss_is_bitwise_the_same_for_any_chunk_size(divergence: str) -> Non
     one seed in four here), hence several seeds."""
     d = Divergence(name=divergence)
     for seed in range(8):
-        s, t, y = _case(n=3000, v=50, seed=seed)
+        s, t, y = random_case(n=3000, v=50, seed=seed)
         runs = [kd_loss(s, y, t, alpha=0.6, temperature=2.0, chunk_size=c, divergence=d)
                 for c in (7, 3000)]  # fmt: skip
         assert len({(r.total.item(), r.kl, r.ce) for r in runs}) == 1, seed
@@ -116,7 +108,7 @@ def test_chunk_rows_bound_the_temporaries_per_device() -> None:
 
 
 def test_one_valid_token_is_its_own_mean() -> None:
-    s, _, _ = _case()
+    s, _, _ = random_case()
     y = torch.full((s.shape[0],), IGNORE_INDEX)
     y[3] = 2
     out = kd_loss(s, y, None, alpha=0.0, temperature=1.0)
@@ -125,7 +117,7 @@ def test_one_valid_token_is_its_own_mean() -> None:
 
 
 def test_a_second_backward_through_one_loss_is_refused() -> None:
-    s, t, y = _case()
+    s, t, y = random_case()
     out = kd_loss(s.clone().requires_grad_(), y, t, alpha=0.5, temperature=1.0)
     out.total.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match=r"^kd_loss supports one backward pass per forward$"):
@@ -134,7 +126,7 @@ def test_a_second_backward_through_one_loss_is_refused() -> None:
 
 def test_the_bucket_with_one_id_outside_the_top_k_is_that_id() -> None:
     """k = V - 1: the bucket is the one id left, so the loss is the full forward KL."""
-    s, t, y = _case(v=6)
+    s, t, y = random_case(v=6)
     vals, ids = t.topk(5, dim=-1)
     top = TopK(ids=ids, values=vals, lse=torch.logsumexp(t, dim=-1))
     bucket = kd_loss(s, y, top, alpha=1.0, temperature=1.0, tail="bucket")
@@ -143,7 +135,7 @@ def test_the_bucket_with_one_id_outside_the_top_k_is_that_id() -> None:
 
 
 def test_tvd_of_equal_distributions_has_a_zero_not_an_undefined_gradient() -> None:
-    s, _, y = _case()
+    s, _, y = random_case()
     x = s.clone().requires_grad_()
     out = kd_loss(x, y, s.clone(), alpha=1.0, temperature=1.0, divergence=Divergence(name="tvd"))
     assert out.kl == 0.0
@@ -171,7 +163,7 @@ def test_tvd_of_equal_distributions_has_a_zero_not_an_undefined_gradient() -> No
 def test_each_refusal_says_what_is_wrong_in_its_own_words(
     kwargs: dict[str, object], message: str
 ) -> None:
-    s, t, y = _case()
+    s, t, y = random_case()
     teacher: object = kwargs.pop("teacher", t)
     if teacher == "top-k":
         vals, ids = t.topk(3, dim=-1)
