@@ -62,6 +62,18 @@ def spawn_worker(module: str, *args: object) -> dict[str, Any]:
     return result
 
 
+def worker_or_main(
+    worker: Callable[[str, int, int, int], dict[str, Any]], main: Callable[[], int]
+) -> None:
+    """The other half of `spawn_worker`: `--worker VARIANT V N REPEATS` runs `worker` and
+    prints its JSON object; anything else runs the bench's `main`."""
+    if len(sys.argv) == 6 and sys.argv[1] == "--worker":
+        variant, v, n, repeats = sys.argv[2:]
+        print(json.dumps(worker(variant, int(v), int(n), int(repeats))))
+        sys.exit(0)
+    sys.exit(main())
+
+
 def teacher_cache(root: Path, steps_per_epoch: int | None = None) -> tuple[Path, float]:
     """The demo's teacher (small, its schedule; `steps_per_epoch` to shorten it) pretrained
     into root/teacher, and its logit cache in root/cache: (cache dir, teacher val loss)."""

@@ -17,13 +17,11 @@ machine holds for TRL, so that row uses N=2048.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-import sys
 from typing import Any
 
-from bench._common import check, spawn_worker, write
+from bench._common import check, spawn_worker, worker_or_main, write
 
 REPEATS = int(os.environ.get("DISTILL_BENCH_REPEATS", "2"))
 CHUNKS = 8  # torchtune's default num_output_chunks
@@ -151,8 +149,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--worker":
-        args = sys.argv[2:]
-        print(json.dumps(worker(args[0], int(args[1]), int(args[2]), int(args[3]))))
-        sys.exit(0)
-    sys.exit(main())
+    worker_or_main(worker, main)

@@ -76,11 +76,11 @@ def display_name(path: str | os.PathLike[str], cwd: str | None = None) -> str:
     """The name findings use: relative to `cwd` (default: the current directory) when below
     it. A relative path is read from the current directory, as abspath reads it."""
     name = os.fspath(path)
-    normal = _NORMAL.match(name) is not None  # abspath's normalising is a warm run's cost
-    if normal and cwd is None and not name.startswith("/"):
-        return name.replace(os.sep, "/")  # relative, no `..`: below the current directory
+    if cwd is None and _plain_relative(name):
+        return name.replace(os.sep, "/")
     base = (cwd if cwd is not None else os.getcwd()).rstrip(os.sep) + os.sep
-    absolute = name if normal and name.startswith("/") else os.path.abspath(name)
+    # abspath's normalising is a warm run's cost: a normal absolute path is its own
+    absolute = name if name.startswith("/") and _NORMAL.match(name) else os.path.abspath(name)
     if absolute.startswith(base):
         return absolute[len(base) :].replace(os.sep, "/")
     return Path(name).as_posix()
@@ -89,12 +89,13 @@ def display_name(path: str | os.PathLike[str], cwd: str | None = None) -> str:
 def display_names(files: Sequence[str | os.PathLike[str]]) -> list[str]:
     """`display_name` of each file, the current directory read once."""
     cwd = os.getcwd()
-    names = []
-    for path in files:
-        name = os.fspath(path)
-        relative = _NORMAL.match(name) is not None and not name.startswith("/")
-        names.append(name.replace(os.sep, "/") if relative else display_name(name, cwd))
-    return names
+    names = [os.fspath(path) for path in files]
+    return [n.replace(os.sep, "/") if _plain_relative(n) else display_name(n, cwd) for n in names]
+
+
+def _plain_relative(name: str) -> bool:
+    """Relative with no `.`, `..` or empty component: below the current directory as it is."""
+    return not name.startswith("/") and _NORMAL.match(name) is not None
 
 
 class Inputs:
