@@ -16,7 +16,12 @@ class WriteError(OSError):
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write `text` to a temp file beside `path` (same folder, so the rename cannot cross
+    """Write `text` (UTF-8) atomically: see `write_bytes`."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to a temp file beside `path` (same folder, so the rename cannot cross
     file systems), flush it to disk, then rename it over `path`. On any failure the temp
     file is removed; `path` is either the old file or the new one, never a mix. An OSError
     becomes a WriteError naming `path`, whatever the step that failed."""
@@ -27,8 +32,8 @@ def write_text(path: Path, text: str) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pv.bind import declared_ids
-from pv.corpus import contract_name, section_list, section_map
+from pv.corpus import model
 from pv.load import Document
 
 
@@ -68,16 +68,13 @@ def audit(
         checks = tuple(sorted(set(marked.get(decl.id, ()) + named)))
         default = "not-run" if checks else "unbound"
         links.append(IdLink(id=decl.id, checks=checks, result=states.get(decl.id, default)))
-    refs = section_map(doc, "metadata").get("references")
-    obligations = section_list(doc, "proof_obligations")
+    contract = model(doc)
     return Audit(
-        contract=contract_name(doc),
-        version=str(section_map(doc, "metadata").get("version", "")),
-        references=tuple(str(r) for r in refs) if isinstance(refs, list) else (),
-        equations=tuple((n, bound.get(n, "unbound")) for n in section_map(doc, "equations")),
-        obligations=tuple(
-            str(o.get("property", "")) if isinstance(o, dict) else str(o) for o in obligations
-        ),
+        contract=contract.name,
+        version=contract.version,
+        references=contract.references,
+        equations=tuple((e.name, bound.get(e.name, "unbound")) for e in contract.equations),
+        obligations=tuple(o.property for o in contract.obligations),
         ids=tuple(links),
         has_binding_file=binding is not None,
     )

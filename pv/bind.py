@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pv.model import aliased
+
 State = Literal["passed", "failed", "skipped", "not-run", "unbound"]
 STATES: tuple[State, ...] = ("passed", "failed", "skipped", "not-run", "unbound")
 Outcome = Literal["passed", "failed", "skipped"]
@@ -110,10 +112,10 @@ def declared_ids(contract: str, document: Mapping[str, object]) -> list[Declared
             DeclaredId(
                 id=entry["id"],
                 contract=contract,
-                prediction=_text(entry.get("prediction")),
-                if_fails=_text(entry.get("if_fails")),
+                prediction=_text(aliased(entry, "prediction")),
+                if_fails=_text(aliased(entry, "if_fails")),
                 refs=_refs(entry),
-                rule=_text(entry.get("rule")),
+                rule=_text(aliased(entry, "rule")),
             )
         )
     return out
@@ -160,7 +162,7 @@ def _refs(entry: Mapping[str, object]) -> tuple[CheckRef, ...]:
     for value in bindings:
         if isinstance(value, str) and value.strip():
             refs.append(CheckRef(kind=classify(value), text=value.strip(), source="binding"))
-    test = entry.get("test")
+    test = aliased(entry, "test")
     if isinstance(test, str) and test.strip():
         refs.append(CheckRef(kind=classify(test), text=test.strip(), source="test"))
     return tuple(refs)

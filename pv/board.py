@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pv.bind import STATES, CheckRef, State, declared_checks
+from pv.bind import CheckRef, State, declared_checks
 from pv.config import PvConfig
 from pv.findings import Finding
 from pv.load import Document
+from pv.model import Obligation
+from pv.waivers import Waived
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +53,7 @@ class ContractView:
     version: str
     description: str
     equations: tuple[tuple[str, Mapping[str, Any]], ...]
-    obligations: tuple[Mapping[str, Any], ...]
+    obligations: tuple[Obligation, ...]
     ids: tuple[IdRow, ...]
 
 
@@ -62,6 +64,7 @@ class Board:
     environment: Mapping[str, Any]
     undeclared: Mapping[str, Sequence[str]]
     mutants_run: bool  # the report carries mutant verdicts (`pv falsify --mutants`)
+    waived: tuple[Waived, ...] = ()  # drift findings a waiver accepts, with its reason
 
     @property
     def rows(self) -> list[IdRow]:
@@ -159,19 +162,17 @@ def contract_view(
 
 
 def _view(doc: Document, rows: tuple[IdRow, ...]) -> ContractView:
+    from pv.corpus import model
     from pv.equations import equations
 
-    data = doc.data or {}
-    meta = data.get("metadata")
-    meta = meta if isinstance(meta, Mapping) else {}
-    obligations = data.get("proof_obligations")
+    contract = model(doc)
     return ContractView(
         file=doc.file,
-        name=Path(doc.file).stem,
-        version=str(meta.get("version", "")),
-        description=str(meta.get("description", "")),
+        name=contract.name,
+        version=contract.version,
+        description=contract.description,
         equations=tuple(equations(doc)),
-        obligations=tuple(o for o in obligations or [] if isinstance(o, Mapping)),
+        obligations=contract.obligations,
         ids=rows,
     )
 
@@ -205,24 +206,6 @@ def build(
     )
 
 
-def read_report(path: Path) -> dict[str, Any]:
-    """A --pv-report (or `pv falsify --format json`) document; ValueError says what is wrong."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not readable JSON: {exc}") from exc
-    ids = data.get("ids") if isinstance(data, dict) else None
-    if not isinstance(ids, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("id"), str) and e.get("state") in STATES
-        for e in ids
-    ):
-        raise ValueError(f"{path}: not a pv report (expected ids with id and state)")
-    report: dict[str, Any] = data
-    return report
-
-
 def gather(contracts: Sequence[Path], report_path: Path | None, config: PvConfig | None) -> Board:
     """Load the contracts, the report and every finding that can name an id: validation, the
     stated evidence against the results, and drift where a [tool.pv] config is found."""
@@ -234,13 +217,18 @@ def gather(contracts: Sequence[Path], report_path: Path | None, config: PvConfig
     root = config.root if config is not None else Path.cwd()
     files = contract_files(contracts)
     docs = [load_file(f, display=display_name(f, str(root))) for f in files]
-    report = read_report(report_path) if report_path is not None else None
+    from pv.idreport import read
+
+    report = dict(read(report_path)) if report_path is not None else None
     findings = list(validate_paths(files).findings)
     marked: dict[str, list[str]] = {}
+    waived: tuple[Waived, ...] = ()
     if config is not None:
         from pv.drift import run_drift
 
-        findings += run_drift(config).findings
+        drift = run_drift(config, report_path)
+        findings += drift.findings
+        waived = drift.waived
         for bound in scan(config.root, config.tests, {}).bound:
             for ident in bound.ids:
                 marked.setdefault(ident, []).append(f"{bound.site.file}::{bound.site.test}")
@@ -248,10 +236,11 @@ def gather(contracts: Sequence[Path], report_path: Path | None, config: PvConfig
         from pv.falsify import evidence_findings
 
         findings += evidence_findings(files, report, root)
-    return build(
+    board = build(
         [d for d in docs if d.data is not None],
         report=report,
         source=str(report_path) if report_path is not None else "a static scan (no report)",
         findings=findings,
         marked=marked,
     )
+    return replace(board, waived=waived)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,15 @@ def contracts_vs_tests(
                         (section, index, "id"),
                         f"{decl.id} has no bound check",
                         suggestion=f'mark a test @pytest.mark.falsifies("{decl.id}")',
+                        subjects=(decl.id,),
                     )
                 )
     for bound in tests.bound:
         for ident in bound.ids:
             if ident not in declared:
                 message = f"bound to {ident}, which no contract declares"
-                out.append(site_finding("DRIFT-021", bound.site, message))
+                finding = site_finding("DRIFT-021", bound.site, message)
+                out.append(replace(finding, subjects=(ident, *finding.subjects)))
     return out
 
 
@@ -64,9 +67,15 @@ def contracts_vs_reality(contracts: tuple[Document, ...], root: Path) -> list[Fi
                                 "error",
                                 ("falsification_tests", index, *where),
                                 f"{'.'.join(map(str, where))} names '{text}', which does not exist",
+                                subjects=_subject(entry),
                             )
                         )
     return out
+
+
+def _subject(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    ident = entry.get("id")
+    return (ident,) if isinstance(ident, str) else ()
 
 
 def _claims(entry: dict[str, object]) -> Iterable[tuple[tuple[str | int, ...], str]]:
@@ -173,7 +182,7 @@ def _judge_evidence(
     claims = status_claims(status)
     if claims is None:
         message = f"{ident}: unknown algorithm_evidence.status '{status}'"
-        return [doc.finding("DRIFT-032", "warning", where, message)]
+        return [doc.finding("DRIFT-032", "warning", where, message, subjects=_subject(entry))]
     if not claims:
         return []
     problems = []
@@ -191,6 +200,7 @@ def _judge_evidence(
             where,
             f"algorithm_evidence.status '{status}' claims a passing check, but {problem}",
             suggestion="fix the check, or state the evidence the checks really give",
+            subjects=_subject(entry),
         )
         for problem in problems
     ]

@@ -75,7 +75,7 @@ def validate(fmt: str, strict: bool, no_cache: bool, paths: tuple[str, ...]) -> 
 
         report = validate_mod.validate_paths(files, cache=cache, inputs=inputs)
         errors, warnings, output = report.errors, report.warnings, REPORTERS[fmt](report)
-        if cache is not None and key is not None:
+        if cache is not None and key is not None and report.cacheable:
             cache.put_output(key, errors, warnings, output)
     click.echo(output, nl=False)
     sys.exit(1 if errors or (strict and warnings) else 0)
@@ -93,7 +93,7 @@ def schema(kind: str) -> None:
     """Print the JSON Schema (draft 2020-12) that contracts are validated against."""
     from pv.schema import schema_text
 
-    click.echo(schema_text(kind), nl=False)  # type: ignore[arg-type]  # click.Choice checked it
+    click.echo(schema_text(kind), nl=False)
 
 
 # --- falsify ----------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def param_spec(param: click.Parameter) -> ParamSpec:
     info = param.to_info_dict()
     is_option = isinstance(param, click.Option)
     long_flags = [o for o in param.opts if o.startswith("--")]
-    name = (long_flags or list(param.opts))[0] if is_option else (param.name or "").upper()
+    name = (long_flags or list(param.opts))[0] if is_option else argument_name(param)
     return ParamSpec(
         name=name,
         kind="option" if is_option else "argument",
@@ -111,6 +111,20 @@ def param_spec(param: click.Parameter) -> ParamSpec:
         flags=tuple(sorted(param.opts + param.secondary_opts)) if is_option else (),
         description=first_line(str(info.get("help") or "")),
     )
+
+
+def argument_name(param: Any) -> str:
+    """An argument by the name `--help` shows: its metavar, else its name in upper case."""
+    metavar = getattr(param, "metavar", None)
+    return metavar if isinstance(metavar, str) and metavar else str(param.name or "").upper()
+
+
+def callable_name(func: Any) -> str:
+    """A custom type's stable name: its qualified name without `<locals>`; an anonymous
+    function is `custom` (its name, `<lambda>`, says nothing)."""
+    name = str(getattr(func, "__qualname__", None) or type(func).__qualname__)
+    parts = [p for p in name.split(".") if p != "<locals>"]
+    return "custom" if not parts or parts[-1] == "<lambda>" else ".".join(parts)
 
 
 def type_name(param: click.Parameter) -> str:
@@ -138,17 +152,26 @@ def type_name(param: click.Parameter) -> str:
     for cls, spelled in simple.items():
         if isinstance(t, cls):
             return spelled
+    if isinstance(t, click.types.FuncParamType):
+        return callable_name(t.func)
     return str(t.name).replace(" ", "-")
 
 
+def same_type(a: str, b: str) -> bool:
+    """Type spellings equal; a choice is the set of values it accepts, in any order (a CLI
+    may list them in an order that changes between runs)."""
+    if a.startswith("choice[") and b.startswith("choice["):
+        return sorted(a[7:-1].split("|")) == sorted(b[7:-1].split("|"))
+    return a == b
+
+
 def normalise_default(value: object, param: click.Parameter) -> JsonScalar | list[JsonScalar]:
-    """Defaults as YAML can hold them: callables are `<dynamic>`, tuples lists, paths text."""
+    """Defaults as the CLI has them, as YAML can hold them: callables are `<dynamic>`, tuples
+    lists, paths text; None stays null (a `--x/--no-x` flag left unset is neither)."""
     if callable(value):
         return DYNAMIC
     if isinstance(value, list | tuple):
         return [scalar(v) for v in value]
-    if value is None and isinstance(param, click.Option) and param.is_flag and not param.count:
-        return False
     return scalar(value)
 
 

@@ -1,4 +1,4 @@
-"""The click commands drift, gate, status, audit, coverage, graph, diff and equations, kept
+"""The click commands drift, gate, status, audit, coverage, graph, diff, equations and rules, kept
 out of pv/cli.py so that file stays a short table of contents; pv/cli.py registers them.
 Light at import time (never torch): each command imports its noun module when it runs."""
 
@@ -90,12 +90,18 @@ def _corpus(command: str, paths: tuple[str, ...]) -> Corpus:
 
 
 def _findings_text(findings: tuple[Finding, ...] | list[Finding]) -> str:
-    """The finding lines of `pv validate`'s text reporter, without its validate summary."""
-    from pv import report
-    from pv.validate import Report
+    """One line per finding, as every command prints them."""
+    from pv.findings import format_line
 
-    body = report.text(Report(files=(), findings=tuple(findings)))
-    return body.split("\n\n")[0] + "\n" if findings else ""
+    return "".join(format_line(f) + "\n" for f in findings)
+
+
+REPORT = click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A --pv-report JSON whose recorded CLI calls are the tests' surface "
+    "(default: [tool.pv].report; without one, a static scan of the test files).",
+)
 
 
 @click.command()
@@ -105,41 +111,49 @@ def _findings_text(findings: tuple[Finding, ...] | list[Finding]) -> str:
     is_flag=True,
     help="Rewrite the registry's `commands:` section from the live CLIs first.",
 )
+@REPORT
 @CONFIG
-def drift(fmt: str, write_registry: bool, pyproject: Path | None) -> None:
+def drift(fmt: str, write_registry: bool, report: Path | None, pyproject: Path | None) -> None:
     """Report drift between the CLIs, the command registry, the tests and the contracts
     (configured in [tool.pv]); exit 1 on any drift, 2 when a surface yields nothing."""
     import json
 
-    from pv import report
-    from pv.drift import run_drift
+    from pv import drift as drift_mod
+    from pv import report as reporters
     from pv.validate import Report
 
     config = _config("drift", pyproject)
+    if report is not None and not report.is_file():
+        _fail("drift", f"no such report: {report}", 2)
     if write_registry:
         _write_registry(config)
-    result = run_drift(config)
+    result = drift_mod.run_drift(config, report)
     rep = Report(files=(), findings=result.findings)
-    summary = {
-        "errors": rep.errors,
-        "warnings": rep.warnings,
-        "commands": result.commands,
-        "registered": result.registered,
-        "test_files": result.test_files,
-        "contracts": result.contracts,
-    }
     if fmt == "json":
+        summary = {
+            "errors": rep.errors,
+            "warnings": rep.warnings,
+            "commands": result.commands,
+            "registered": result.registered,
+            "test_files": result.test_files,
+            "contracts": result.contracts,
+        }
         findings = [f.to_dict() for f in result.findings]
-        click.echo(json.dumps({"summary": summary, "findings": findings}, indent=2))
-    elif fmt in ("sarif", "github"):
-        click.echo(report.REPORTERS[fmt](rep), nl=False)
+        body = {"summary": summary, "findings": findings, **drift_mod.as_dict(result)}
+        click.echo(json.dumps(body, indent=2))
+    elif fmt == "sarif":
+        click.echo(reporters.sarif(rep, waived=result.waived), nl=False)
+    elif fmt == "github":
+        click.echo(reporters.github(rep), nl=False)
     else:
         click.echo(_findings_text(result.findings), nl=False)
-        click.echo(
-            f"{rep.errors} error(s), {rep.warnings} warning(s); {result.commands} "
-            f"commands, {result.registered} registered, {result.test_files} test files, "
-            f"{result.contracts} contracts" + ("" if rep.errors else ": no drift.")
-        )
+        for line in drift_mod.waived_lines(result):
+            click.echo(line)
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        if result.surface:
+            click.echo(f"tests: {result.surface}")
+        click.echo(drift_mod.describe(result))
     if any(f.rule == "DRIFT-040" for f in result.findings):
         sys.exit(2)
     sys.exit(1 if rep.errors else 0)
@@ -165,9 +179,9 @@ def _write_registry(config: PvConfig) -> None:
 @click.command()
 @click.option(
     "--base",
-    default="HEAD",
-    show_default=True,
-    help="Git ref to diff contracts against for the semver check.",
+    default=None,
+    help="Git ref to diff contracts against for the semver check "
+    "(default: the merge-base of HEAD and origin/HEAD, origin/main or main).",
 )
 @click.option("--mutants", is_flag=True, help="Also run every check against its mutants.")
 @click.option("--no-falsify", is_flag=True, help="Skip running the bound checks.")
@@ -180,7 +194,7 @@ def _write_registry(config: PvConfig) -> None:
 @format_option("json")
 @CONFIG
 def gate(
-    base: str,
+    base: str | None,
     mutants: bool,
     no_falsify: bool,
     falsify_report: Path | None,
@@ -276,35 +290,31 @@ def audit(
     result = trace(
         _load_or_fail("audit", contract),
         marked=_marked(tests),
-        binding=_data("audit", binding),
-        report=_data("audit", report),
+        binding=_load_or_fail("audit", binding).data if binding is not None else None,
+        report=_report("audit", report),
     )
     click.echo(render(result, fmt))
     sys.exit(1 if result.gaps else 0)
 
 
-def _data(command: str, path: Path | None) -> dict[str, Any] | None:
-    """A YAML (safe loader) or JSON mapping from `path`; anything else is a clean error."""
-    import json
+def _report(command: str, path: Path | None) -> dict[str, Any] | None:
+    """A --pv-report (or `pv falsify --format json`) file, or a clean error saying why not."""
+    from pv.idreport import ReportError, read
 
     if path is None:
         return None
-    if path.suffix in (".yaml", ".yml"):
-        return _load_or_fail(command, path).data
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        _fail(command, f"{path}: not readable JSON: {exc}", 1)
-    if not isinstance(data, dict):
-        _fail(command, f"{path}: expected a JSON object", 1)
-    return data
+        return dict(read(path))
+    except ReportError as exc:
+        _fail(command, str(exc), 1)
 
 
 @click.command()
 @format_option("dot", "json", "mermaid")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def graph(fmt: str, paths: tuple[str, ...]) -> None:
-    """The depends_on graph of contracts; exit 1 on a cycle or an unknown dependency."""
+    """The depends_on graph of contracts; exit 1 on a cycle (a dependency pv was not given is a
+    warning: it may live in another repository)."""
     from pv.graph import build, render
 
     corpus = _corpus("graph", paths)
@@ -312,7 +322,7 @@ def graph(fmt: str, paths: tuple[str, ...]) -> None:
     click.echo(render(result, fmt))
     if result.findings and fmt != "json":
         click.echo(_findings_text(list(result.findings)), err=True, nl=False)
-    sys.exit(1 if result.findings else 0)
+    sys.exit(1 if any(f.severity == "error" for f in result.findings) else 0)
 
 
 @click.command(name="diff")
@@ -343,4 +353,38 @@ def equations(fmt: str, contract: Path) -> None:
     click.echo(render(doc, fmt))
 
 
-COMMANDS = (drift, gate, status, audit, coverage, graph, diff_command, equations)
+@click.command()
+@format_option("json")
+@click.argument("ids", nargs=-1)
+def rules(fmt: str, ids: tuple[str, ...]) -> None:
+    """Every rule pv reports, or the rules IDS name (a rule id such as SCHEMA-001, or a family
+    such as PARITY), with its severity, title and how to fix what it finds."""
+    import json
+
+    from pv.ruletable import RULES
+
+    chosen = list(RULES.values())
+    if ids:
+        wanted = {i.upper() for i in ids}
+        chosen = [r for r in chosen if r.id in wanted or r.family in wanted]
+        unknown = sorted(wanted - {r.id for r in chosen} - {r.family for r in chosen})
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], list(RULES), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            _fail("rules", f"no rule or family {unknown[0]}{hint}", 2)
+    if fmt == "json":
+        body = [
+            {"id": r.id, "severity": r.severity, "title": r.title, "help": r.help} for r in chosen
+        ]
+        click.echo(json.dumps(body, indent=2))
+    elif ids:
+        click.echo("\n\n".join(f"{r.id} ({r.severity}): {r.title}\n  {r.help}" for r in chosen))
+    else:
+        width = max(len(r.id) for r in chosen)
+        for r in chosen:
+            click.echo(f"{r.id:<{width}}  {r.severity:<7}  {r.title}")
+
+
+COMMANDS = (drift, gate, status, audit, coverage, graph, diff_command, equations, rules)

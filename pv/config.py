@@ -6,7 +6,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pv.waivers import Waiver
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,6 +30,8 @@ class PvConfig:
     tests: tuple[Path, ...]
     registry: Path
     apps: tuple[tuple[str, str], ...]
+    report: Path | None = None  # where pytest writes the --pv-report that drift reads
+    waivers: tuple[Waiver, ...] = ()
 
     def __post_init__(self) -> None:
         for name, target in self.apps:
@@ -54,17 +59,69 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> PvC
     table = _read_toml(path).get("tool", {}).get("pv")
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: no [tool.pv] table")
-    root = path.parent.resolve()
+    return config_from_table(path.parent.resolve(), table, str(path))
+
+
+KEYS = ("contracts", "tests", "registry", "apps", "report", "waivers")
+
+
+def config_from_table(root: Path, table: dict[str, Any], where: str) -> PvConfig:
+    """A `[tool.pv]` table read (from `where`, for messages) for a project at `root`."""
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: [tool.pv] has an unknown key '{unknown[0]}'")
     apps = table.get("apps", {})
     if not isinstance(apps, dict) or not all(isinstance(v, str) for v in apps.values()):
-        raise ConfigError(f"{path}: [tool.pv].apps must map CLI names to 'module:attribute'")
+        raise ConfigError(f"{where}: [tool.pv].apps must map CLI names to 'module:attribute'")
+    report = table.get("report")
+    if report is not None and not isinstance(report, str):
+        raise ConfigError(f"{where}: [tool.pv].report must be a path")
+    from pv.waivers import WaiverError, read_waivers
+
+    try:
+        waivers = read_waivers(table.get("waivers", []), where)
+    except WaiverError as exc:
+        raise ConfigError(str(exc)) from None
     return PvConfig(
         root=root,
         contracts=_paths(root, table, "contracts", ["contracts"]),
         tests=_paths(root, table, "tests", ["tests"]),
         registry=root / _string(table, "registry", "contracts/cli-commands-v1.yaml"),
         apps=tuple(sorted(apps.items())),
+        report=root / report if report else None,
+        waivers=waivers,
     )
+
+
+def pytest_testpaths(root: Path) -> list[str]:
+    """pytest's `testpaths` for the project at `root`, read where pytest reads it
+    (pyproject.toml, pytest.ini, tox.ini, setup.cfg), or [] when it sets none."""
+    import configparser
+
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            ini = _read_toml(pyproject).get("tool", {}).get("pytest", {}).get("ini_options", {})
+        except ConfigError:
+            ini = {}
+        paths = ini.get("testpaths") if isinstance(ini, dict) else None
+        if isinstance(paths, list) and all(isinstance(p, str) for p in paths):
+            return list(paths)
+        if isinstance(paths, str):
+            return paths.split()
+    for name, section in (
+        ("pytest.ini", "pytest"),
+        ("tox.ini", "pytest"),
+        ("setup.cfg", "tool:pytest"),
+    ):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(root / name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        if parser.has_option(section, "testpaths"):
+            return parser.get(section, "testpaths").split()
+    return []
 
 
 def project_name(root: Path) -> str:

@@ -1,6 +1,6 @@
 """A set of contracts loaded from files and folders, for the commands that read many at once
-(status, coverage, graph, audit, gate), sorted by `pv validate`'s classification: full
-contracts, partial contracts (fragments) and binding registries are kept apart."""
+(status, coverage, graph, audit, gate): each file classified as `pv validate` classifies it,
+and every contract read through the one contract model (pv.model)."""
 
 from __future__ import annotations
 
@@ -11,45 +11,35 @@ from pathlib import Path
 from pv.bind import contract_files
 from pv.findings import Finding
 from pv.load import Document, load_file
-from pv.validate import classify
+from pv.model import Contract, artifact, read_contract
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Corpus:
     contracts: tuple[Document, ...]
-    partials: tuple[Document, ...]  # fragments with metadata but no equations/obligations/kani
-    bindings: tuple[Document, ...]
+    others: tuple[Document, ...]  # binding registries, publish manifests, corpora declarations
     refused: tuple[Finding, ...]  # files that could not be loaded at all
 
 
 def load_corpus(paths: Iterable[Path]) -> Corpus:
-    """Load every *.yaml / *.yml under `paths`; a file that cannot load becomes a finding."""
-    kinds: dict[str, list[Document]] = {"contract": [], "partial": [], "binding": []}
+    """Load every contract file under `paths`; a file that cannot load becomes a finding."""
+    contracts: list[Document] = []
+    others: list[Document] = []
     refused: list[Finding] = []
     for path in contract_files(paths):
         doc = load_file(path)
         if doc.data is None:
             refused.extend(doc.findings)
         else:
-            kinds[classify(doc.data)].append(doc)
-    return Corpus(
-        contracts=tuple(kinds["contract"]),
-        partials=tuple(kinds["partial"]),
-        bindings=tuple(kinds["binding"]),
-        refused=tuple(refused),
-    )
+            (contracts if artifact(doc.data) == "contract" else others).append(doc)
+    return Corpus(contracts=tuple(contracts), others=tuple(others), refused=tuple(refused))
+
+
+def model(doc: Document) -> Contract:
+    """The contract model of a loaded document (an empty one when it did not load)."""
+    return read_contract(doc.file, doc.data or {})
 
 
 def contract_name(doc: Document) -> str:
     """The name other contracts use in `depends_on`: the file name without its suffix."""
     return Path(doc.file).stem
-
-
-def section_list(doc: Document, key: str) -> list[object]:
-    value = (doc.data or {}).get(key)
-    return value if isinstance(value, list) else []
-
-
-def section_map(doc: Document, key: str) -> dict[str, object]:
-    value = (doc.data or {}).get(key)
-    return value if isinstance(value, dict) else {}

@@ -3,16 +3,11 @@ where they were written), so they run the same on fresh and on cached results.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pv.findings import Finding, Severity
-
-RULES_USED: dict[str, Severity] = {
-    "PV-006": "error",
-    "PV-007": "error",
-    "PV-008": "warning",
-}  # severities mirror pv.rules.RULES (a test keeps them equal); importing it costs a warm run
+from pv.findings import Finding
+from pv.ruletable import severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,7 +23,7 @@ class Located:
 def _at(rule: str, where: Located, path: str, message: str, hint: str | None = None) -> Finding:
     return Finding(
         rule=rule,
-        severity=RULES_USED[rule],
+        severity=severity(rule),
         file=where.file,
         line=where.line,
         column=where.column,
@@ -38,52 +33,68 @@ def _at(rule: str, where: Located, path: str, message: str, hint: str | None = N
     )
 
 
+def contract_name(name: str) -> str:
+    """The contract a `depends_on` entry names: `b`, `b.yaml` and `dir/b.yml` all name `b`."""
+    base = name.replace("\\", "/").rpartition("/")[2]
+    for suffix in (".yaml", ".yml"):
+        base = base.removesuffix(suffix)
+    return base
+
+
 def unknown_dependencies(deps: Sequence[Located], known: set[str]) -> list[Finding]:
-    """PV-006: a depends_on entry that names no contract in the run or beside the file."""
+    """PV-006 (a warning: the reference does not check depends_on): an entry that names no
+    contract in the run or beside the file; it may well live in another repository."""
     out = []
     for dep in deps:
-        if dep.name not in known:
+        if contract_name(dep.name) not in known:
             import difflib  # deferred: only needed when something is wrong
 
-            close = difflib.get_close_matches(dep.name, sorted(known), n=1)
+            close = difflib.get_close_matches(contract_name(dep.name), sorted(known), n=1)
             hint = f"did you mean '{close[0]}'?" if close else None
-            out.append(
-                _at(
-                    "PV-006",
-                    dep,
-                    "$.metadata.depends_on",
-                    f"depends_on '{dep.name}' names no known contract",
-                    hint,
-                )
+            message = (
+                f"depends_on '{dep.name}' names no contract pv was given "
+                "(it may live in another repository)"
             )
+            out.append(_at("PV-006", dep, "$.metadata.depends_on", message, hint))
     return out
 
 
-def dependency_cycles(graph: dict[str, list[Located]]) -> list[Finding]:
-    """PV-007: one finding per cycle, reported on the edge that closes it."""
-    out: list[Finding] = []
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+def cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Each elementary cycle reachable by depth-first search, once, as the list of its nodes
+    starting at its least one. Edges to nodes outside `graph` are ignored."""
+    colour: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    found: dict[tuple[str, ...], list[str]] = {}
+    stack: list[str] = []
 
-    def visit(node: str, trail: list[str]) -> None:
-        state[node] = 1
-        for edge in graph.get(node, []):
-            if state.get(edge.name) == 1:
-                cycle = [*trail[trail.index(edge.name) :], edge.name]
-                out.append(
-                    _at(
-                        "PV-007",
-                        edge,
-                        "$.metadata.depends_on",
-                        "dependency cycle: " + " -> ".join(cycle),
-                    )
-                )
-            elif edge.name in graph and edge.name not in state:
-                visit(edge.name, [*trail, edge.name])
-        state[node] = 2
+    def visit(node: str) -> None:
+        colour[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if colour.get(nxt) == 1:
+                cyc = stack[stack.index(nxt) :]
+                start = cyc.index(min(cyc))
+                found.setdefault(tuple(cyc[start:] + cyc[:start]), cyc[start:] + cyc[:start])
+            elif nxt in graph and nxt not in colour:
+                visit(nxt)
+        stack.pop()
+        colour[node] = 2
 
     for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
+        if node not in colour:
+            visit(node)
+    return list(found.values())
+
+
+def dependency_cycles(graph: dict[str, list[Located]]) -> list[Finding]:
+    """PV-007: one finding per cycle, on the edge that closes it (from the cycle's last node
+    back to its first)."""
+    names = {node: [contract_name(e.name) for e in edges] for node, edges in graph.items()}
+    out = []
+    for cycle in cycles(names):
+        last, first = cycle[-1], cycle[0]
+        edge = next(e for e in graph[last] if contract_name(e.name) == first)
+        message = "dependency cycle: " + " -> ".join([*cycle, first])
+        out.append(_at("PV-007", edge, "$.metadata.depends_on", message))
     return out
 
 

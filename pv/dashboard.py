@@ -90,8 +90,8 @@ def _obligations(view: ContractView) -> str:
     if not view.obligations:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(str(o.get('type', '')))}</td><td>{escape(str(o.get('property', '')))}"
-        f'</td><td class="formula">{to_html(str(o.get("formal", "")))}</td></tr>'
+        f"<tr><td>{escape(o.type)}</td><td>{escape(o.property)}"
+        f'</td><td class="formula">{to_html(o.formal)}</td></tr>'
         for o in view.obligations
     )
     return (
@@ -103,7 +103,7 @@ def _obligations(view: ContractView) -> str:
 def _finding(f: Finding) -> str:
     return (
         f"<li><code>{escape(f.file)}:{f.line}</code> {escape(f.severity)} "
-        f"<b>{escape(f.rule)}</b> {escape(f.message)}</li>"
+        f'<b title="{escape(_title(f.rule))}">{escape(f.rule)}</b> {escape(f.message)}</li>'
     )
 
 
@@ -183,7 +183,23 @@ def _environment(board: Board) -> str:
             + ", ".join(escape(i) for i in undeclared)
             + "</p>"
         )
+    if board.waived:
+        items = "".join(
+            f'<li><code title="{escape(_title(w.finding.rule))}">{escape(w.finding.rule)}</code> '
+            f"{escape(w.finding.message)}: "
+            f"<em>{escape(w.waiver.reason)}</em> <small>({escape(w.waiver.origin)})</small></li>"
+            for w in board.waived
+        )
+        text += f'<section id="waivers"><h2>Waivers in force</h2><ul>{items}</ul></section>'
     return text
+
+
+def _title(rule: str) -> str:
+    """The rule's one-line title and its help, from the rule table, for a tooltip."""
+    from pv.ruletable import RULES
+
+    known = RULES.get(rule)
+    return f"{known.title}. {known.help}" if known is not None else rule
 
 
 def render(board: Board) -> str:

@@ -6,12 +6,13 @@ any other edit is patch."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-LEVELS = ("none", "patch", "minor", "major")
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+from pv.semver import LEVELS, bump
+
+__all__ = ["LEVELS", "Change", "ContractDiff", "bump", "diff", "registry_changes", "render"]
+
 # Fields whose change alters what a falsification test claims (major), by section.
 _SEMANTIC: dict[str, tuple[str, ...]] = {
     "equations": ("formula", "domain", "codomain", "invariants"),
@@ -51,19 +52,6 @@ class ContractDiff:
         return actual is not None and LEVELS.index(actual) >= LEVELS.index(self.required)
 
 
-def bump(old: str, new: str) -> str | None:
-    a, b = _SEMVER.match(old.strip()), _SEMVER.match(new.strip())
-    if a is None or b is None:
-        return None
-    x, y = tuple(map(int, a.groups())), tuple(map(int, b.groups()))
-    if y < x:
-        return None
-    for level, i in (("major", 0), ("minor", 1), ("patch", 2)):
-        if y[i] != x[i]:
-            return level
-    return "none"
-
-
 def diff(old: dict[str, Any], new: dict[str, Any]) -> ContractDiff:
     """Compare two loaded contracts section by section, keyed by stable names."""
     changes: list[Change] = []
@@ -81,7 +69,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> ContractDiff:
                 changes.append(Change(level="major", section=section, key=key, what=what))
             elif a != b:
                 changes.append(Change(level="patch", section=section, key=key, what="edited"))
-    rest = (set(old) | set(new)) - set(_SEMANTIC) - {"metadata"}
+    changes += registry_changes(old.get("commands"), new.get("commands"))
+    rest = (set(old) | set(new)) - set(_SEMANTIC) - {"metadata", "commands"}
     for key in sorted(rest):
         if old.get(key) != new.get(key):
             changes.append(Change(level="patch", section=key, key="", what="edited"))
@@ -93,6 +82,75 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> ContractDiff:
         old_version=_version(old),
         new_version=_version(new),
     )
+
+
+# A registered option's fields whose change breaks a caller (major), and the rest (patch).
+_OPTION_BREAKING = ("type", "default", "kind", "multiple")
+
+
+def registry_changes(old: object, new: object) -> list[Change]:
+    """A command registry's `commands:` as a public interface: removing a command, an option
+    or an alias, or changing an option's type, default, kind or arity, or making it required,
+    is major; adding one (optional) is minor; help text and `writes_files` are patch."""
+    before = old if isinstance(old, dict) else {}
+    after = new if isinstance(new, dict) else {}
+    out: list[Change] = []
+    for path in before.keys() - after.keys():
+        out.append(Change(level="major", section="commands", key=str(path), what="removed"))
+    for path in after.keys() - before.keys():
+        out.append(Change(level="minor", section="commands", key=str(path), what="added"))
+    for path in before.keys() & after.keys():
+        a, b = before[path], after[path]
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _command_changes(str(path), a, b)
+    return out
+
+
+def _command_changes(path: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    out: list[Change] = []
+    gone = set(old.get("aliases") or ()) - set(new.get("aliases") or ())
+    added = set(new.get("aliases") or ()) - set(old.get("aliases") or ())
+    if gone:
+        out.append(_change("major", path, f"alias {', '.join(sorted(gone))} removed"))
+    if added:
+        out.append(_change("minor", path, f"alias {', '.join(sorted(added))} added"))
+    a: dict[str, Any] = old["options"] if isinstance(old.get("options"), dict) else {}
+    b: dict[str, Any] = new["options"] if isinstance(new.get("options"), dict) else {}
+    for name in a.keys() - b.keys():
+        out.append(_change("major", path, f"option {name} removed"))
+    for name in b.keys() - a.keys():
+        required = isinstance(b[name], dict) and b[name].get("required") is True
+        level = "major" if required else "minor"
+        out.append(_change(level, path, f"{'required ' if required else ''}option {name} added"))
+    for name in a.keys() & b.keys():
+        x, y = a[name], b[name]
+        if not isinstance(x, dict) or not isinstance(y, dict):
+            continue
+        broken = [f for f in _OPTION_BREAKING if not _same(f, x.get(f), y.get(f))]
+        if not x.get("required") and y.get("required"):
+            broken.append("required")
+        if broken:
+            out.append(_change("major", path, f"option {name}: changed {', '.join(broken)}"))
+        elif x.get("required") and not y.get("required"):
+            out.append(_change("minor", path, f"option {name} now optional"))
+        elif x != y:
+            out.append(_change("patch", path, f"option {name} edited"))
+    rest = {k for k in old.keys() | new.keys() if k not in ("aliases", "options")}
+    if any(old.get(k) != new.get(k) for k in rest):
+        out.append(_change("patch", path, "edited"))
+    return out
+
+
+def _same(field: str, a: Any, b: Any) -> bool:
+    if field == "type" and isinstance(a, str) and isinstance(b, str):
+        from pv.clispec import same_type  # deferred: a contract's diff needs no CLI reader
+
+        return same_type(a, b)
+    return bool(a == b)
+
+
+def _change(level: str, path: str, what: str) -> Change:
+    return Change(level=level, section="commands", key=path, what=what)
 
 
 def _keyed(section: str, value: object) -> dict[str, object]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from pv.corpus import contract_name, section_map
+from pv.corpus import contract_name, model
 from pv.load import Document
 
 FORMATS = ("text", "latex", "json")
@@ -56,11 +56,20 @@ _SPECIAL_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
 
 
 def equations(doc: Document) -> list[tuple[str, dict[str, object]]]:
-    """(name, fields) for each equation, in file order; a bare formula string is allowed."""
-    out = []
-    for name, body in section_map(doc, "equations").items():
-        out.append((name, body if isinstance(body, dict) else {"formula": body}))
-    return out
+    """(name, fields) for each equation in file order, as the contract model reads them (a
+    mapping or a list; a bare formula string is allowed)."""
+    return [
+        (
+            eq.name,
+            {
+                "formula": eq.formula,
+                **({"domain": eq.domain} if eq.domain else {}),
+                **({"codomain": eq.codomain} if eq.codomain else {}),
+                **({"invariants": list(eq.invariants)} if eq.invariants else {}),
+            },
+        )
+        for eq in model(doc).equations
+    ]
 
 
 def latex_escape(text: str) -> str:

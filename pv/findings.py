@@ -28,6 +28,9 @@ class Finding:
     path: str
     message: str
     suggestion: str | None = None
+    # what the finding is about, for waivers: a command path (`tool sub`), an option under it
+    # (`tool sub --out`), a falsification id, a test's node id
+    subjects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITY_ORDER:
@@ -46,6 +49,7 @@ class Finding:
             "path": self.path,
             "message": self.message,
             "suggestion": self.suggestion,
+            **({"subjects": list(self.subjects)} if self.subjects else {}),
         }
 
     @classmethod
@@ -55,6 +59,7 @@ class Finding:
         if sev not in SEVERITY_ORDER:
             raise ValueError(f"unknown severity {sev!r}")
         suggestion = raw.get("suggestion")
+        subjects = raw.get("subjects", [])
         line, column = raw["line"], raw["column"]
         if not isinstance(line, int) or not isinstance(column, int):
             raise TypeError("line and column must be integers")
@@ -67,6 +72,7 @@ class Finding:
             path=str(raw["path"]),
             message=str(raw["message"]),
             suggestion=None if suggestion is None else str(suggestion),
+            subjects=tuple(str(s) for s in subjects) if isinstance(subjects, list) else (),
         )
 
 
@@ -81,6 +87,12 @@ def json_path(parts: Sequence[str | int]) -> str:
         else:
             out.append("['" + part.replace("'", "\\'") + "']")
     return "".join(out)
+
+
+def format_line(f: Finding) -> str:
+    """The one text form of a finding: `file:line:col: severity RULE message (hint)`."""
+    hint = f" ({f.suggestion})" if f.suggestion else ""
+    return f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}{hint}"
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

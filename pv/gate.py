@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pv.config import PvConfig
 from pv.diff import LEVELS, diff
-from pv.findings import Finding, count, sort_findings
-from pv.git import git
+from pv.findings import Finding, count, format_line, sort_findings
+from pv.git import ask, default_base, git
 from pv.load import load_bytes, load_file
 
 
@@ -37,12 +37,13 @@ class GateResult:
 def run_gate(
     config: PvConfig,
     *,
-    base: str,
+    base: str | None = None,
     falsify: bool = True,
     mutants: bool = False,
     falsify_report: Path | None = None,
 ) -> GateResult:
-    """Every step runs (one verdict lists every problem); the gate passes only if all pass."""
+    """Every step runs (one verdict lists every problem); the gate passes only if all pass.
+    `base` None compares with the merge-base of HEAD and the upstream default branch."""
     from pv import validate as validate_mod
     from pv.drift import run_drift
 
@@ -55,14 +56,16 @@ def run_gate(
             detail=f"{len(files)} files, {report.errors} error(s), {report.warnings} warning(s)",
         )
     ]
-    drift = run_drift(config)
+    drift = run_drift(config, falsify_report)
     drift_errors = count(drift.findings, "error")
+    waived = f", {len(drift.waived)} waived" if drift.waived else ""
+    notes = "".join(f"; {n}" for n in drift.notes)
     steps.append(
         Step(
             name="drift",
             ok=drift_errors == 0,
             detail=f"{drift.commands} commands, {drift.registered} registered, "
-            f"{drift.test_files} test files, {drift_errors} error(s)",
+            f"{drift.test_files} test files, {drift_errors} error(s){waived}{notes}",
         )
     )
     semver, semver_findings = semver_step(config, base)
@@ -101,13 +104,14 @@ def report_step(config: PvConfig, path: Path) -> Step:
     ran them (as `make test` does), instead of running every check a second time. The report
     must pass and cover every id the configured contracts declare."""
     from pv.bind import contract_files, declared_ids
+    from pv.idreport import ReportError, read
 
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        verdict, summary = report["verdict"], report["summary"]
-        reported = {entry["id"] for entry in report["ids"] if entry["state"] == "passed"}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return Step(name="falsify", ok=False, detail=f"unreadable report {path}: {exc}")
+        report = read(path)
+    except ReportError as exc:
+        return Step(name="falsify", ok=False, detail=f"unreadable report: {exc}")
+    verdict, summary = report["verdict"], report["summary"]
+    reported = {entry["id"] for entry in report["ids"] if entry["state"] == "passed"}
     declared: set[str] = set()
     for file in contract_files(config.contracts):
         doc = load_file(file)
@@ -121,12 +125,19 @@ def report_step(config: PvConfig, path: Path) -> Step:
     return Step(name="falsify", ok=verdict == "passed" and not missing, detail=detail)
 
 
-def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
-    """Diff every contract that changed since `base` and check its version bump."""
+def semver_step(config: PvConfig, base: str | None) -> tuple[Step, list[Finding]]:
+    """Diff every contract (and the command registry) that changed since `base` and check
+    its version bump."""
     if git(config.root, "rev-parse", "--git-dir") is None:
         return Step(name="semver", ok=True, detail="not a git checkout: skipped"), []
+    how = f"--base {base}"
+    if base is None:
+        base, how = default_base(config.root)
+        if base is None:
+            return Step(name="semver", ok=True, detail=f"skipped: {how}"), []
+    paths = [*config.contracts, config.registry]
     # --relative: paths relative to the project folder, which may sit below the repository top
-    changed = git(
+    changed = ask(
         config.root,
         "diff",
         "--name-only",
@@ -134,10 +145,11 @@ def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
         "--no-renames",
         base,
         "--",
-        *(str(c.relative_to(config.root)) for c in config.contracts),
+        *dict.fromkeys(_rel(p, config.root) for p in paths),
     )
-    if changed is None:
-        return Step(name="semver", ok=False, detail=f"cannot diff against '{base}'"), [
+    if not changed.ok:
+        reason = f"git cannot compare the contracts with '{base}': {changed.why}"
+        return Step(name="semver", ok=False, detail=reason), [
             Finding(
                 rule="GATE-003",
                 severity="error",
@@ -145,16 +157,24 @@ def semver_step(config: PvConfig, base: str) -> tuple[Step, list[Finding]]:
                 line=1,
                 column=1,
                 path="$",
-                message=f"git cannot compare the contracts with '{base}'",
+                message=reason,
+                suggestion="fetch the base (actions/checkout with fetch-depth: 0) or pass --base",
             )
         ]
     findings: list[Finding] = []
-    paths = [p for p in changed.splitlines() if p.endswith((".yaml", ".yml"))]
-    for rel in paths:
+    files = [p for p in changed.out.splitlines() if p.endswith((".yaml", ".yml"))]
+    for rel in files:
         findings.extend(check_bump(config.root, base, rel))
     errors = count(findings, "error")
-    detail = f"{len(paths)} contract(s) changed since {base}, {errors} error(s)"
+    detail = f"{len(files)} contract(s) changed since {how}, {errors} error(s)"
     return Step(name="semver", ok=errors == 0, detail=detail), findings
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def check_bump(root: Path, base: str, rel: str) -> list[Finding]:
@@ -233,11 +253,7 @@ def render(result: GateResult, fmt: str) -> str:
             },
             indent=2,
         )
-    lines = [
-        f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}"
-        for f in result.findings
-        if f.severity == "error"
-    ]
+    lines = [format_line(f) for f in result.findings if f.severity == "error"]
     lines += [f"{s.name:<9} {'pass' if s.ok else 'FAIL'}  {s.detail}" for s in result.steps]
     lines.append(f"pv gate: {'passed' if result.ok else 'failed'}")
     return "\n".join(lines)

@@ -1,14 +1,16 @@
 """`pv graph`: the `metadata.depends_on` DAG of a contract set, as text, Graphviz dot, JSON
-or Mermaid. A cycle, or a dependency on a contract not in the set, is an error finding."""
+or Mermaid. A cycle is an error (PV-007); a dependency on a contract not in the set a warning
+(PV-006), as `pv validate` reports them."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from pv.corpus import Corpus, contract_name, section_map
+from pv import crossfile
+from pv.corpus import Corpus, contract_name, model
 from pv.findings import Finding
-from pv.load import Document
+from pv.ruletable import severity
 
 FORMATS = ("text", "dot", "json", "mermaid")
 
@@ -21,65 +23,39 @@ class Graph:
 
 
 def build(corpus: Corpus) -> Graph:
-    """Nodes are contract names (file stems); edges point from a contract to a dependency."""
-    by_name = {contract_name(d): d for d in (*corpus.contracts, *corpus.partials)}
+    """Nodes are contract names (file stems); edges point from a contract to a dependency.
+    A dependency outside the set is PV-006 (a warning: it may live in another repository) and a
+    cycle PV-007, as `pv validate` reports them."""
+    by_name = {contract_name(d): d for d in corpus.contracts}
     edges: list[tuple[str, str]] = []
     findings: list[Finding] = []
     for name, doc in sorted(by_name.items()):
-        deps = section_map(doc, "metadata").get("depends_on")
-        for index, dep in enumerate(deps if isinstance(deps, list) else []):
-            dep_name = str(dep).removesuffix(".yaml")
+        for index, dep in enumerate(model(doc).depends_on):
+            dep_name = crossfile.contract_name(str(dep))
             if dep_name in by_name:
                 edges.append((name, dep_name))
             else:
                 findings.append(
                     doc.finding(
-                        "GRAPH-002",
-                        "error",
+                        "PV-006",
+                        severity("PV-006"),
                         ("metadata", "depends_on", index),
-                        f"depends on '{dep}', which is not in the set",
+                        f"depends_on '{dep}' names no contract pv was given "
+                        "(it may live in another repository)",
                     )
                 )
-    for cycle in cycles(sorted(by_name), edges):
-        doc = by_name[cycle[0]]
-        findings.append(_cycle_finding(doc, cycle))
-    return Graph(nodes=tuple(sorted(by_name)), edges=tuple(edges), findings=tuple(findings))
-
-
-def _cycle_finding(doc: Document, cycle: list[str]) -> Finding:
-    chain = " -> ".join([*cycle, cycle[0]])
-    return doc.finding(
-        "GRAPH-001", "error", ("metadata", "depends_on"), f"dependency cycle: {chain}"
-    )
-
-
-def cycles(nodes: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
-    """Each elementary cycle found by depth-first search, once, starting at its least node."""
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    succ: dict[str, list[str]] = {n: [] for n in by_name}
     for a, b in edges:
         succ[a].append(b)
-    colour: dict[str, int] = dict.fromkeys(nodes, 0)  # 0 new, 1 on stack, 2 done
-    found: dict[tuple[str, ...], list[str]] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        colour[node] = 1
-        stack.append(node)
-        for nxt in succ[node]:
-            if colour[nxt] == 1:
-                cyc = stack[stack.index(nxt) :]
-                start = cyc.index(min(cyc))
-                canon = cyc[start:] + cyc[:start]
-                found.setdefault(tuple(canon), canon)
-            elif colour[nxt] == 0:
-                visit(nxt)
-        stack.pop()
-        colour[node] = 2
-
-    for node in nodes:
-        if colour[node] == 0:
-            visit(node)
-    return list(found.values())
+    for cycle in crossfile.cycles(succ):
+        chain = " -> ".join([*cycle, cycle[0]])
+        where = ("metadata", "depends_on")
+        findings.append(
+            by_name[cycle[-1]].finding(
+                "PV-007", severity("PV-007"), where, f"dependency cycle: {chain}"
+            )
+        )
+    return Graph(nodes=tuple(sorted(by_name)), edges=tuple(edges), findings=tuple(findings))
 
 
 def render(graph: Graph, fmt: str) -> str:

@@ -9,7 +9,7 @@ import platform
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pv.bind import STATES, CheckResult, IdState
 from pv.git import git
@@ -31,8 +31,10 @@ def build(
     undeclared: Mapping[str, list[str]],
     load_errors: Sequence[str],
     root: Path,
+    cli: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON report: every id with its state, checks, durations, and the environment."""
+    """The JSON report: every id with its state, checks, durations, and the environment;
+    `cli` is the record of the CLI calls the tests made (pv.observe), when one was kept."""
     ids = [
         {
             "id": s.declared.id,
@@ -58,6 +60,7 @@ def build(
         "load_errors": list(load_errors),
         "checks": checks,
         "environment": environment(root),
+        **({"cli": dict(cli)} if cli is not None else {}),
     }
 
 
@@ -112,9 +115,11 @@ def _git_commit(root: Path) -> str | None:
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write atomically: a reader never sees half a report, a crash never truncates one."""
-    from pv import atomic
+    from pv import atomic, cache
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent.name == cache.DEFAULT_DIR:
+        cache.mark_cache_dir(path.parent)  # out of git status, as the result cache is
     atomic.write_text(path, json.dumps(data, indent=2) + "\n")
 
 
@@ -154,8 +159,40 @@ def _where(entry: Mapping[str, Any]) -> str:
 # --- merging the reports of several runs -----------------------------------------------------
 
 
-def read(path: Path) -> dict[str, Any]:
-    """A report file, checked for the fields `merge` and `pv gate` rely on."""
+class IdEntry(TypedDict):
+    """One falsification id in a report."""
+
+    id: str
+    contract: str
+    state: str
+    nodeids: list[str]
+    durations: list[float]
+    prediction: str
+    if_fails: str
+    refs: list[dict[str, str]]
+
+
+class PvReport(TypedDict, total=False):
+    """The --pv-report JSON as the plugin writes it, `pv report merge` merges it and `pv
+    falsify --format json` extends it (mutants, claims): the one shape every reader reads."""
+
+    version: int
+    verdict: str  # passed | failed | empty
+    summary: dict[str, int]
+    ids: list[IdEntry]
+    undeclared: dict[str, list[str]]
+    load_errors: list[str]
+    checks: list[dict[str, Any]]
+    environment: dict[str, Any]
+    cli: dict[str, Any]  # the CLI calls the tests made (pv.observe.CliCall records)
+    runs: list[dict[str, Any]]
+    mutants: list[dict[str, Any]]
+    claims: list[dict[str, Any]]
+
+
+def read(path: Path) -> PvReport:
+    """A report file, checked for every field a reader relies on; ReportError (a ValueError)
+    says what is wrong, naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -171,7 +208,43 @@ def read(path: Path) -> dict[str, Any]:
     bad = sorted({e["state"] for e in ids} - set(STATES))
     if bad:
         raise ReportError(f"{path}: unknown state {bad[0]!r}")
-    return data
+    if not isinstance(data.get("verdict"), str) or not isinstance(data.get("summary"), dict):
+        raise ReportError(f"{path}: no `verdict` and `summary`")
+    checks = data.get("checks", [])
+    if not isinstance(checks, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("nodeid"), str) for c in checks
+    ):
+        raise ReportError(f"{path}: `checks` must be a list of checks with a nodeid")
+    if "cli" in data and not cli_record_ok(data["cli"]):
+        raise ReportError(f"{path}: `cli` is not a record of CLI calls")
+    report: PvReport = data  # type: ignore[assignment]  # every field a reader uses is checked
+    return report
+
+
+def cli_record_ok(record: Any) -> bool:
+    """Whether `record` is a record of CLI calls (pv.observe) every field of which is usable."""
+    if not isinstance(record, dict) or not isinstance(record.get("calls"), list):
+        return False
+    return all(_call_ok(call) for call in record["calls"])
+
+
+def _call_ok(call: Any) -> bool:
+    if not isinstance(call, dict) or not all(isinstance(call.get(k), str) for k in ("app", "via")):
+        return False
+    commands = call.get("commands", [])
+    if not isinstance(commands, list) or not all(
+        isinstance(c, list) and all(isinstance(w, str) for w in c) for c in commands
+    ):
+        return False
+    refused = call.get("refused")
+    if refused is not None and not (
+        isinstance(refused, dict)
+        and isinstance(refused.get("word"), str)
+        and isinstance(refused.get("at"), list)
+    ):
+        return False
+    argv = call.get("argv", [])
+    return isinstance(argv, list) and all(isinstance(a, str) for a in argv)
 
 
 def merge(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
@@ -184,7 +257,9 @@ def merge(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     undeclared: dict[str, list[str]] = {}
     load_errors: list[str] = []
     runs: list[dict[str, Any]] = []
+    cli: dict[str, Any] | None = None
     for source, report in reports:
+        cli = _merge_cli(cli, report.get("cli"))
         for entry in report["ids"]:
             _merge_id(ids, entry)
         for check in report.get("checks", []):
@@ -202,7 +277,24 @@ def merge(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
         "load_errors": load_errors,
         "checks": list(checks.values()),
         "runs": runs,
+        **({"cli": cli} if cli is not None else {}),
     }
+
+
+def _merge_cli(merged: dict[str, Any] | None, cli: Any) -> dict[str, Any] | None:
+    """The CLI calls of every run, once each; complete when some run ran the whole suite."""
+    if not isinstance(cli, Mapping):
+        return merged
+    if merged is None:
+        return {**cli, "calls": list(cli.get("calls", []))}
+    seen = {json.dumps(c, sort_keys=True) for c in merged["calls"]}
+    for call in cli.get("calls", []):
+        if json.dumps(call, sort_keys=True) not in seen:
+            merged["calls"].append(call)
+    merged["tests"] = merged.get("tests", 0) + cli.get("tests", 0)
+    merged["complete"] = bool(merged.get("complete")) or bool(cli.get("complete"))
+    merged["partial"] = None if merged["complete"] else merged.get("partial") or cli.get("partial")
+    return merged
 
 
 def _run_record(source: str, report: Mapping[str, Any]) -> dict[str, Any]:

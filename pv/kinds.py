@@ -11,6 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pv.findings import Finding
+from pv.model import effective_kind as effective_kind  # the kind is the contract model's
 from pv.ruletable import make, text
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 KINDS = (
     "kernel", "registry", "model-family", "model-family-variant", "tokenizer", "training-loop",
     "pretraining-corpus", "training-precondition-gate", "corpus-assembly", "pattern", "schema",
-    "beat-benchmark", "kaizen",
+    "beat-benchmark", "kaizen", "competitive-parity",
 )  # fmt: skip
 # The top-level blocks the newer Rust pv models; any other top-level key is a downstream
 # block it keeps but does not check (about 70% of aprender's contracts carry one).
@@ -27,6 +28,7 @@ TOP_LEVEL_FIELDS = (
     "metadata", "equations", "proof_obligations", "kernel_structure", "simd_dispatch",
     "enforcement", "falsification_tests", "kani_harnesses", "qa_gate", "verification_summary",
     "type_invariants", "coq_spec", "beat", "stories", "falsification",
+    "falsification_conditions", "parity",
 )  # fmt: skip
 BEAT_INCUMBENTS = ("scikit-learn", "pytorch", "unsloth", "ollama", "llama.cpp")
 CRUX_COMPETITORS = frozenset({
@@ -40,14 +42,6 @@ KIND_DEFAULT = "no metadata.kind, judged kernel by default"
 def metadata(data: dict[str, Any]) -> dict[str, Any]:
     meta = data.get("metadata")
     return meta if isinstance(meta, dict) else {}
-
-
-def effective_kind(data: dict[str, Any]) -> str:
-    """metadata.kind (kernel when absent); the legacy `registry: true` makes a kernel a registry."""
-    meta = metadata(data)
-    kind = meta.get("kind", "kernel")
-    kind = kind if isinstance(kind, str) else "kernel"
-    return "registry" if kind == "kernel" and meta.get("registry") is True else kind
 
 
 def _forms(key: str) -> set[str]:

@@ -138,7 +138,14 @@ class Document:
         return out
 
     def finding(
-        self, rule: str, severity: str, path: JsonPath, message: str, suggestion: str | None = None
+        self,
+        rule: str,
+        severity: str,
+        path: JsonPath,
+        message: str,
+        suggestion: str | None = None,
+        *,
+        subjects: tuple[str, ...] = (),
     ) -> Finding:
         """A Finding located at `path` in this document."""
         line, column = self.position(path)
@@ -151,6 +158,7 @@ class Document:
             path=json_path(path),
             message=message,
             suggestion=suggestion,
+            subjects=subjects,
         )
 
 

@@ -75,9 +75,13 @@ def _parent_link(doc: Document, i: int, ob: dict[str, Any], parents: set[str]) -
     return [make(doc, "SCHEMA-017", ("proof_obligations", i, "parent_contract"), message, hint)]
 
 
+# The reference reads `N/A` (exactly so) as not_applicable; any other spelling is a target.
+NOT_APPLICABLE = ("not_applicable", "N/A")
+
+
 def _not_applicable(doc: Document, i: int, ob: dict[str, Any]) -> list[Finding]:
     where = ("proof_obligations", i)
-    if ob.get("applies_to") == "not_applicable":
+    if ob.get("applies_to") in NOT_APPLICABLE:
         out = []
         if not text(ob.get("na_reason")):
             message = f"proof_obligations[{i}] is not_applicable but has no na_reason"

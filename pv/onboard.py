@@ -1,122 +1,223 @@
 """`pv init`: take a project from nothing to a first `pv validate` / `pv drift` run. Adds the
-`[tool.pv]` table (finding its click, typer or argparse CLIs), writes the command registry from
-the live CLIs and a first contract. Idempotent: what exists is reported and left alone."""
+`[tool.pv]` table (finding its click, typer or argparse CLIs from the programs it declares),
+writes the command registry from the live CLIs and a first contract. Every file is planned
+first and written together: a failing init changes nothing. Run twice, it changes nothing."""
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 from pv import atomic
-from pv.apps import AppImportError, as_cli, discover, load_object
-from pv.config import load_config, project_name
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 only
-    import tomli as tomllib
+from pv.apps import App, AppImportError, discover, load_app
+from pv.config import ConfigError, config_from_table, project_name
+from pv.entrypoints import scripts
 
 SCHEMA_FILE = "contract.schema.json"
+REPORT = ".pv-cache/pv-report.json"
+TEST_FOLDERS = ("tests", "test", "testing")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Step:
-    """What `pv init` did to one file: `created`, `added`, `updated` or `kept` (unchanged)."""
+    """What `pv init` did to one file or entry point: `created`, `added`, `updated`, `kept`
+    (there and unchanged) or `skipped` (nothing written; the detail says why)."""
 
     path: str
     action: str
     detail: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Found:
+    """The CLIs found for [tool.pv].apps, and each entry point not taken, with why."""
+
+    apps: dict[str, App]
+    rejected: list[Step]
+
+
 def init(root: Path, apps: dict[str, str] | None = None) -> list[Step]:
-    """Set `root` up for pv; `apps` (name -> module:attribute) overrides CLI discovery.
-    Raises pv.config.ConfigError for an unreadable pyproject.toml or [tool.pv] table and
-    pv.apps.AppImportError when a CLI cannot be read for the registry."""
-    from pv.registry import write_registry
-
-    steps = [_tool_table(root, apps)]
-    config = load_config(pyproject=root / "pyproject.toml")
-    folder = config.contracts[0] if config.contracts else root / "contracts"
-    folder.mkdir(parents=True, exist_ok=True)
-    steps.append(_write_if_changed(root, folder / SCHEMA_FILE, _schema_text()))
-    registry = _rel(config.registry, root)
-    if config.registry.is_file():
-        steps.append(Step(path=registry, action="kept", detail="the registry exists"))
-    elif not config.apps:
-        detail = "no CLI to register: name one in [tool.pv].apps, then `pv drift --write-registry`"
-        steps.append(Step(path=registry, action="kept", detail=detail))
-    else:
-        count, _ = write_registry(config, project_name(root))
-        detail = f"{count} commands read from the live CLIs; set writes_files where it is true"
-        steps.append(Step(path=registry, action="created", detail=detail))
-    steps.append(_first_contract(root, folder, config.registry))
-    return steps
-
-
-def _tool_table(root: Path, apps: dict[str, str] | None) -> Step:
+    """Set `root` up for pv; `apps` (name -> module:attribute) are added to [tool.pv].apps
+    (replacing an entry of the same name) instead of discovery. Raises ConfigError for an
+    unreadable pyproject.toml or [tool.pv] table and AppImportError when a CLI named with
+    `apps` cannot be read; then no file has been changed."""
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
     try:
-        existing = tomllib.loads(text).get("tool", {}).get("pv")
-    except tomllib.TOMLDecodeError as exc:
-        from pv.config import ConfigError
-
+        document = tomlkit.parse(text)
+    except TOMLKitError as exc:
         raise ConfigError(f"{pyproject}: cannot read TOML: {exc}") from exc
-    if existing is not None:
-        named = ", ".join(sorted(existing.get("apps", {}))) or "no apps"
-        return Step(path="pyproject.toml", action="kept", detail=f"[tool.pv] exists ({named})")
-    found = dict(apps) if apps is not None else find_apps(root, tomllib.loads(text))
-    tests = "tests" if (root / "tests").is_dir() or not (root / "test").is_dir() else "test"
-    table = (
-        "[tool.pv]\n"
-        "# pv drift / pv gate: where the contracts, the tests, the command registry and the\n"
-        "# CLIs (click, typer or argparse; `module:attribute`) of this project live.\n"
-        'contracts = ["contracts"]\n'
-        f'tests = ["{tests}"]\n'
-        'registry = "contracts/cli-commands-v1.yaml"\n'
-        f"apps = {{ {', '.join(f'{_key(n)} = {_quote(t)}' for n, t in sorted(found.items()))} }}\n"
-    ).replace("apps = {  }", "apps = {}")
-    sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    atomic.write_text(pyproject, text + sep + table)
-    named = ", ".join(f"{n} = {t}" for n, t in sorted(found.items())) or "no CLI found"
-    return Step(
-        path="pyproject.toml", action="added" if text else "created", detail=f"[tool.pv]: {named}"
+    table = document.get("tool", {}).get("pv")
+    found = _given(root, apps) if apps else Found(apps={}, rejected=[])
+    if table is None and not apps:
+        found = find_apps(root)
+    plan = _Plan(root)
+    steps = [*found.rejected]
+    steps.append(_tool_table(document, table, found, root, plan, text))
+    config = config_from_table(root, document["tool"]["pv"].unwrap(), "pyproject.toml")
+    folder = config.contracts[0] if config.contracts else root / "contracts"
+    steps.append(
+        plan.add(folder / SCHEMA_FILE, _schema_text(), "pv's contract schema, for editors")
     )
+    steps.append(_registry(root, config, found, plan))
+    steps.append(_first_contract(root, folder, config.registry, plan))
+    plan.commit()
+    return steps
 
 
-def find_apps(root: Path, pyproject: dict[str, object]) -> dict[str, str]:
-    """The project's CLIs: each `[project.scripts]` entry that is (or whose module defines) a
-    click group, typer app or argparse parser; without scripts, a package's `cli` or
-    `__main__` module. A program's `main` function is never called."""
-    project = pyproject.get("project")
-    scripts = project.get("scripts", {}) if isinstance(project, dict) else {}
-    found: dict[str, str] = {}
-    for name, target in sorted(scripts.items()) if isinstance(scripts, dict) else ():
-        resolved = _resolve(str(target), root)
-        if resolved is not None:
-            found[str(name)] = resolved
-    if scripts:
-        return found
+def _given(root: Path, apps: dict[str, str]) -> Found:
+    """The CLIs named with --app, each read now: one that cannot be read stops init."""
+    return Found(apps={n: load_app(n, t, root) for n, t in sorted(apps.items())}, rejected=[])
+
+
+def find_apps(root: Path) -> Found:
+    """The project's CLIs: each declared console script ([project.scripts], poetry's scripts,
+    setup.cfg or setup.py) whose target is, builds or runs a click, typer or argparse CLI (a
+    `main(argv=None)` runs only until it parses; see pv.apps.capture). Without scripts, a
+    package's `cli` or `__main__` module. Each entry point not taken says why."""
+    found: dict[str, App] = {}
+    rejected: list[Step] = []
+    declared = scripts(root)
+    for script in declared:
+        try:
+            found[script.name] = load_app(script.name, script.target, root)
+        except AppImportError as exc:
+            where = f"{script.source} {script.name} = {script.target}"
+            rejected.append(Step(path=where, action="skipped", detail=str(exc)))
+    if declared:
+        return Found(apps=found, rejected=rejected)
     for package in _packages(root):
         for module in (f"{package}.cli", f"{package}.__main__"):
             hit = discover(module, root)
             if hit is not None:
-                found[package.replace("_", "-")] = f"{module}:{hit[0]}"
+                name = package.replace("_", "-")
+                found[name] = load_app(name, f"{module}:{hit[0]}", root)
                 break
-    return found
+    return Found(apps=found, rejected=rejected)
 
 
-def _resolve(target: str, root: Path) -> str | None:
-    module, _, _ = target.partition(":")
-    try:
-        if as_cli(load_object(target, root)) is not None:
-            return target
-    except AppImportError:
-        return None
-    hit = discover(module, root)
-    return f"{module}:{hit[0]}" if hit is not None else None
+class _Plan:
+    """Files to write, held in memory until `commit` writes them all; a failed write restores
+    every file already written, so init leaves all of them or none."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[Path, str] = {}
+
+    def add(self, path: Path, text: str, detail: str) -> Step:
+        rel = _rel(path, self.root)
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            return Step(path=rel, action="kept", detail=detail)
+        self.files[path] = text
+        return Step(path=rel, action="updated" if path.exists() else "created", detail=detail)
+
+    def commit(self) -> None:
+        done: list[tuple[Path, bytes | None]] = []
+        try:
+            for path, text in self.files.items():
+                old = path.read_bytes() if path.is_file() else None
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic.write_text(path, text)
+                done.append((path, old))
+        except BaseException:
+            for path, old in reversed(done):
+                if old is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    atomic.write_bytes(path, old)
+            raise
+
+
+def _tool_table(
+    document: Any, table: Any, found: Found, root: Path, plan: _Plan, text: str
+) -> Step:
+    pyproject = root / "pyproject.toml"
+    named = ", ".join(f"{n} = {a.target}" for n, a in sorted(found.apps.items())) or "no CLI found"
+    if table is None:
+        tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
+        tool["pv"] = _new_table(root, found)
+        plan.files[pyproject] = tomlkit.dumps(document)
+        action = "added" if text else "created"
+        return Step(path="pyproject.toml", action=action, detail=f"[tool.pv]: {named}")
+    if not found.apps:
+        listed = ", ".join(sorted(table.get("apps", {}))) or "no apps"
+        return Step(path="pyproject.toml", action="kept", detail=f"[tool.pv] exists ({listed})")
+    apps = table.get("apps")
+    if apps is None:
+        apps = table["apps"] = tomlkit.inline_table()
+    changed = [n for n, a in found.apps.items() if apps.get(n) != a.target]
+    for name, app in found.apps.items():
+        apps[name] = app.target
+    if not changed:
+        return Step(path="pyproject.toml", action="kept", detail=f"[tool.pv].apps has {named}")
+    plan.files[pyproject] = tomlkit.dumps(document)
+    return Step(path="pyproject.toml", action="updated", detail=f"[tool.pv].apps: {named}")
+
+
+def _new_table(root: Path, found: Found) -> Any:
+    table = tomlkit.table()
+    table.add(tomlkit.comment("Where pv finds this project's contracts, tests, command registry"))
+    table.add(tomlkit.comment("and CLIs (click, typer or argparse). pytest writes `report` on"))
+    table.add(tomlkit.comment("every run, with the CLI calls the tests made; `pv drift` reads it."))
+    table["contracts"] = ["contracts"]
+    table["tests"] = find_test_folders(root)
+    table["registry"] = "contracts/cli-commands-v1.yaml"
+    table["report"] = REPORT
+    apps = tomlkit.inline_table()
+    for name, app in sorted(found.apps.items()):
+        apps[name] = app.target
+    table["apps"] = apps
+    return table
+
+
+def find_test_folders(root: Path) -> list[str]:
+    """Where the project's tests live: pytest's own `testpaths` when it sets them, else a
+    usual folder name at the top, else such folders inside the packages, else `tests`."""
+    from pv.config import pytest_testpaths
+
+    paths = pytest_testpaths(root)
+    if paths:
+        return paths
+    top = [name for name in TEST_FOLDERS if (root / name).is_dir()]
+    if top:
+        return top[:1]
+    inside = [  # tests kept inside the package: pkg/tests, src/pkg/test
+        p.relative_to(root).as_posix()
+        for base in (root, root / "src")
+        for p in sorted(base.glob("*/*"))
+        if p.is_dir() and p.name in TEST_FOLDERS and any(p.rglob("test_*.py"))
+    ]
+    return inside or ["tests"]
+
+
+def _registry(root: Path, config: Any, found: Found, plan: _Plan) -> Step:
+    from pv.registry import header, render_section, replace_section
+
+    rel = _rel(config.registry, root)
+    apps = {name: found.apps.get(name) or load_app(name, t, root) for name, t in config.apps}
+    if not apps:
+        detail = "no CLI to register: name one with `pv init --app NAME=MODULE:ATTR`"
+        return Step(path=rel, action="skipped", detail=detail)
+    if config.registry.is_file() and not found.apps:
+        return Step(path=rel, action="kept", detail="the registry exists")
+    specs = tuple(s for app in apps.values() for s in app.specs)
+    if config.registry.is_file():
+        from pv.load import load_file
+        from pv.registry import read_registry
+
+        doc = load_file(config.registry)
+        keep = {e.spec.path: e for e in (read_registry(doc)[0] if doc.data is not None else ())}
+        current = config.registry.read_text(encoding="utf-8")
+        text = replace_section(current, render_section(specs, keep))
+        return plan.add(config.registry, text, f"{len(specs)} commands read from the live CLIs")
+    text = replace_section(header(project_name(root), tuple(apps)), render_section(specs, {}))
+    detail = f"{len(specs)} commands read from the live CLIs; set writes_files where you know it"
+    return plan.add(config.registry, text, detail)
 
 
 def _packages(root: Path) -> list[str]:
@@ -130,30 +231,13 @@ def _packages(root: Path) -> list[str]:
     )
 
 
-def _key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _quote(name)
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _schema_text() -> str:
     from pv.schema import schema_text
 
     return schema_text("contract")
 
 
-def _write_if_changed(root: Path, path: Path, text: str) -> Step:
-    rel = _rel(path, root)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return Step(path=rel, action="kept", detail="pv's contract schema, for editors")
-    action = "updated" if path.exists() else "created"
-    atomic.write_text(path, text)
-    return Step(path=rel, action=action, detail="pv's contract schema, for editors")
-
-
-def _first_contract(root: Path, folder: Path, registry: Path) -> Step:
+def _first_contract(root: Path, folder: Path, registry: Path, plan: _Plan) -> Step:
     others = [
         p
         for p in sorted(folder.glob("*.y*ml"))
@@ -162,9 +246,9 @@ def _first_contract(root: Path, folder: Path, registry: Path) -> Step:
     if others:
         return Step(path=_rel(others[0], root), action="kept", detail="a contract exists")
     name = re.sub(r"[^a-z0-9]+", "-", project_name(root).lower()).strip("-") or "project"
-    path = folder / f"{name}-v1.yaml"
-    atomic.write_text(path, first_contract(name, _rel(registry, root)))
-    return Step(path=_rel(path, root), action="created", detail="a first contract to edit")
+    return plan.add(
+        folder / f"{name}-v1.yaml", first_contract(name, _rel(registry, root)), "a first contract"
+    )
 
 
 def first_contract(name: str, registry: str) -> str:

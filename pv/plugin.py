@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     # pv.bind is imported where it is used: pytest imports this module before coverage
     # starts, and a run without pv markers never needs it.
     from pv.bind import CheckResult, DeclaredId, IdState, Outcome
+    from pv.config import PvConfig
+    from pv.observe import CliCall, Recorder
 
 # The keys a check's report carries its ids and mutant state under (pv.mutants writes two).
 IDS_PROPERTY = "pv_falsifies"
@@ -61,6 +63,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "mutants(*names): deliberate breaks this check must kill (see `pv falsify --mutants`)",
     )
     config.addinivalue_line("markers", "cli(*paths): this test exercises a CLI command (pv drift)")
+    config.addinivalue_line(
+        "markers",
+        "waives(rule, reason=...): accept a pv drift finding about this test, with the reason",
+    )
     # State lives on a per-config plugin object, never in module globals: pytester runs
     # many sessions in one process.
     config.pluginmanager.register(PvSession(config), _PLUGIN_NAME)
@@ -69,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     plugin = config.pluginmanager.get_plugin(_PLUGIN_NAME)
     if plugin is not None:
+        plugin.stop_recording()
         config.pluginmanager.unregister(plugin)
 
 
@@ -82,17 +89,65 @@ class PvSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.strict = bool(config.getoption("pv_strict") or config.getini("pv_strict"))
+        self.project = _project_config(config.rootpath)
         report = config.getoption("pv_report") or config.getini("pv_report")
         self.report_path = Path(report) if report else None
         if self.report_path and not config.getoption("pv_report"):
             self.report_path = config.rootpath / self.report_path
+        # [tool.pv].report is where `pv drift` reads the last whole run: written beside an
+        # explicit --pv-report, but only by a run of the whole suite (see _partial)
+        self.configured = self.project.report if self.project is not None else None
+        self.given = self.report_path
+        self.report_path = self.report_path or self.configured
         self.only_bound = bool(config.getoption("pv_only_bound"))
-        self.explicit = bool(config.getoption("pv_contracts") or self.strict or self.report_path)
+        self.explicit = bool(config.getoption("pv_contracts") or self.strict or self.given)
         self.collected: dict[str, list[str]] = {}
         self.phases: dict[str, dict[str, Any]] = {}
         self.load_errors: list[str] = []
         self.states: list[IdState] = []
         self._declared: list[DeclaredId] | None = None
+        self.cli_calls: list[CliCall] = []
+        self.deselected = 0
+        self.partial: str | None = None
+        self.recording_error: str | None = None
+        self.recorder = self._start_recording()
+
+    # --- the CLI calls the tests make (pv.observe) -----------------------------------------
+
+    def _start_recording(self) -> Recorder | None:
+        """Record the project's CLI calls when this session writes a report for them."""
+        if self.report_path is None or self.project is None or not self.project.apps:
+            return None
+        from pv.entrypoints import scripts
+        from pv.observe import Recorder
+
+        declared = {s.name: s.target for s in scripts(self.project.root)}
+        recorder = Recorder(dict(self.project.apps), declared)
+        try:
+            recorder.install()
+        except Exception as exc:  # pv must never break the project's test run
+            recorder.uninstall()
+            self.recording_error = f"pv could not listen to the CLIs: {exc}"
+            return None
+        return recorder
+
+    def stop_recording(self) -> None:
+        if self.recorder is not None:
+            self.recorder.uninstall()
+            self.cli_calls.extend(self.recorder.calls)
+            self.recorder = None
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
+        if self.recorder is not None:
+            self.recorder.refresh()
+            self.recorder.test = item.nodeid
+        yield
+        if self.recorder is not None:
+            self.recorder.test = ""
 
     # --- contracts ------------------------------------------------------------------------
 
@@ -205,26 +260,38 @@ class PvSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist controller: merge what each worker collected (sent in its workeroutput)."""
-        collected = getattr(node, "workeroutput", {}).get("pv_collected", {})
-        for nodeid, ids in collected.items():
+        output = getattr(node, "workeroutput", {})
+        for nodeid, ids in output.get("pv_collected", {}).items():
             self.collected.setdefault(nodeid, list(ids))
+        self.cli_calls.extend(output.get("pv_cli_calls", []))
+        self.deselected = max(self.deselected, int(output.get("pv_deselected", 0)))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.stop_recording()
         workeroutput = getattr(self.config, "workeroutput", None)
-        if workeroutput is not None:  # an xdist worker: hand the collection to the controller
+        if workeroutput is not None:  # an xdist worker: hand its findings to the controller
+            from pv.observe import dedupe
+
             workeroutput["pv_collected"] = self.collected
+            workeroutput["pv_cli_calls"] = dedupe(self.cli_calls)
+            workeroutput["pv_deselected"] = self.deselected
             return
-        if not self.active:
+        self.partial = _partial(self.config, session, self.deselected)
+        if not self.active and (self.configured is None or self.partial is not None):
             return
         from pv.bind import resolve
 
         self.states = resolve(self.declared, self.results(), self.collected)
-        if self.report_path is not None:
+        wanted = [self.given] + ([self.configured] if self.partial is None else [])
+        paths = [p for p in dict.fromkeys(wanted) if p is not None]
+        if paths:
             from pv import idreport
             from pv.atomic import WriteError
 
+            report = self.report()
             try:
-                idreport.write_json(self.report_path, self.report())
+                for path in paths:
+                    idreport.write_json(path, report)
             except WriteError as exc:  # the previous report is kept whole
                 print(f"pv: error: {exc}", file=sys.stderr)
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -242,7 +309,24 @@ class PvSession:
             undeclared=self.undeclared(),
             load_errors=self.load_errors,
             root=self.config.rootpath,
+            cli=self.cli_record(),
         )
+
+    def cli_record(self) -> dict[str, Any] | None:
+        """The recorded CLI calls with each test's outcome, and whether every test ran."""
+        if self.project is None or not self.project.apps or self.recording_error:
+            return None
+        from pv.observe import dedupe
+
+        outcomes = {nodeid: _outcome(rec["phases"]) for nodeid, rec in self.phases.items()}
+        calls = [{**c, "outcome": outcomes.get(c.get("test", ""), "")} for c in self.cli_calls]
+        return {
+            "apps": dict(self.project.apps),
+            "complete": self.partial is None,
+            "partial": self.partial,
+            "tests": len(self.phases),
+            "calls": dedupe(calls),  # type: ignore[arg-type]
+        }
 
     def undeclared(self) -> dict[str, list[str]]:
         from pv.bind import undeclared
@@ -272,6 +356,49 @@ class PvSession:
             terminalreporter.write_line(
                 f"pv --pv-strict: {verdict}", red=bool(reasons), green=not reasons
             )
+
+
+def _project_config(rootpath: Path) -> PvConfig | None:
+    """The project's [tool.pv], if its pyproject.toml at the rootdir has one that reads."""
+    pyproject = rootpath / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    from pv.config import ConfigError, load_config
+
+    try:
+        return load_config(pyproject=pyproject)
+    except ConfigError:
+        return None  # a malformed [tool.pv] is pv drift's to report, not the test run's
+
+
+def _partial(config: pytest.Config, session: pytest.Session, deselected: int) -> str | None:
+    """Why this session did not run the whole suite (so its CLI calls are not the whole
+    test surface), or None when it did."""
+    option = config.option
+    if deselected:
+        return f"{deselected} tests were deselected"
+    if getattr(option, "keyword", ""):
+        return "tests were selected with -k"
+    if getattr(option, "markexpr", ""):
+        return "tests were selected with -m"
+    if getattr(option, "lf", False) or getattr(option, "pv_only_bound", False):
+        return "only some tests were run (--lf or --pv-only-bound)"
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        given = {Path(a.split("::")[0]).resolve() for a in config.args}
+        whole = {(config.rootpath / p).resolve() for p in config.getini("testpaths")}
+        if given != (whole or {config.rootpath.resolve()}):
+            return "pytest was given paths: " + " ".join(config.args)
+    if session.shouldstop or session.shouldfail:
+        return "the run stopped early"
+    return None
+
+
+def _outcome(phases: dict[str, str]) -> str:
+    if "failed" in phases.values():
+        return "failed"
+    if "skipped" in phases.values():
+        return "skipped"
+    return "passed" if phases.get("call") == "passed" else "not-run"
 
 
 def _fold(nodeid: str, record: dict[str, Any]) -> CheckResult | None:

@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     help="A CLI to register (repeatable); default: found from [project.scripts].",
 )
 def init(apps: tuple[str, ...]) -> None:
-    """Set this project up for pv: a [tool.pv] table in pyproject.toml, the command registry
-    from the live CLIs (click, typer or argparse), a first contract. Changes nothing that
-    exists; running it twice changes nothing."""
+    """Set this project up for pv: a [tool.pv] table in pyproject.toml (its CLIs found from
+    the programs it declares), the command registry from the live CLIs (click, typer or
+    argparse), a first contract. --app adds or replaces an app in an existing [tool.pv].
+    Every file is written or none is; running it twice changes nothing."""
     from pv.apps import AppImportError
+    from pv.atomic import WriteError
     from pv.config import ConfigError
     from pv.onboard import init as run_init
 
@@ -40,13 +42,13 @@ def init(apps: tuple[str, ...]) -> None:
         given[name] = target
     try:
         steps = run_init(Path.cwd(), given or None)
-    except (ConfigError, AppImportError) as exc:
-        _fail("init", str(exc), 1)
+    except (ConfigError, AppImportError, WriteError) as exc:
+        _fail("init", f"{exc} (no file was changed)", 1)
     width = max(len(s.action) for s in steps)
     for step in steps:
         click.echo(f"{step.action:<{width}}  {step.path}: {step.detail}")
-    if any(s.action != "kept" for s in steps):
-        click.echo("next: pv validate contracts/ && pv scaffold <contract> && pv drift")
+    if any(s.action not in ("kept", "skipped") for s in steps):
+        click.echo("next: pv validate contracts/ && pv scaffold <contract> && pytest && pv drift")
 
 
 @click.command()

@@ -22,10 +22,11 @@ PARAM_KEYS = {"type", "default", "required", "multiple", "hidden", "flags", "kin
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistryEntry:
-    """A registered command: its spec plus what introspection cannot know (`writes_files`)."""
+    """A registered command: its spec plus what introspection cannot know (`writes_files`:
+    None until a person states it; pv never reads a missing value as false)."""
 
     spec: CommandSpec
-    writes_files: bool
+    writes_files: bool | None
 
 
 def read_registry(doc: Document) -> tuple[tuple[RegistryEntry, ...], list[Finding]]:
@@ -64,7 +65,10 @@ def read_registry(doc: Document) -> tuple[tuple[RegistryEntry, ...], list[Findin
             aliases=tuple(str(a) for a in raw.get("aliases") or ()),
             params=params,
         )
-        entries.append(RegistryEntry(spec=spec, writes_files=bool(raw.get("writes_files"))))
+        writes = raw.get("writes_files")
+        entries.append(
+            RegistryEntry(spec=spec, writes_files=writes if isinstance(writes, bool) else None)
+        )
     return tuple(entries), findings
 
 
@@ -106,7 +110,7 @@ def _params(doc: Document, path: str, raw: Any) -> tuple[tuple[ParamSpec, ...], 
 
 def render_section(specs: tuple[CommandSpec, ...], keep: dict[str, RegistryEntry]) -> str:
     """The `commands:` section for `specs` as YAML text. `writes_files` is kept from `keep`
-    (introspection cannot see it); a new command starts at false for a human to review."""
+    (introspection cannot see it); a new command gets none, for a person to state."""
     section: dict[str, Any] = {}
     for spec in specs:
         old = keep.get(spec.path)
@@ -119,7 +123,8 @@ def render_section(specs: tuple[CommandSpec, ...], keep: dict[str, RegistryEntry
             entry["hidden"] = True
         if spec.aliases:
             entry["aliases"] = list(spec.aliases)
-        entry["writes_files"] = old.writes_files if old else False
+        if old is not None and old.writes_files is not None:
+            entry["writes_files"] = old.writes_files
         entry["options"] = {p.name: _param_dict(p) for p in spec.params}
         section[spec.path] = entry
     text = yaml.safe_dump({SECTION: section}, sort_keys=False, allow_unicode=True, width=100)
@@ -164,7 +169,8 @@ def header(project: str, apps: tuple[str, ...]) -> str:
     return (
         f"# The command registry of {project}: one of the three surfaces `pv drift` compares\n"
         "# (the live CLIs, this file, the tests). Regenerate `commands:` with\n"
-        "# `pv drift --write-registry` and review the diff; `writes_files` is yours to set.\n"
+        "# `pv drift --write-registry` and review the diff. `writes_files: true|false` is yours\n"
+        "# to add per command: pv cannot see it, so it writes none.\n"
         "\n"
         "metadata:\n"
         '  version: "1.0.0"\n'

@@ -6,12 +6,16 @@ Each reporter is a plain function `(Report) -> str`; `REPORTERS` maps `--format`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from pv import __version__
-from pv.findings import Finding
+from pv.findings import Finding, format_line
 from pv.result import Report
+
+if TYPE_CHECKING:
+    from pv.waivers import Waived
 
 
 def _plural(n: int, word: str) -> str:
@@ -20,10 +24,7 @@ def _plural(n: int, word: str) -> str:
 
 def text(report: Report) -> str:
     """`file:line:col: severity RULE message` lines, then the Rust pv's summary lines."""
-    lines = []
-    for f in report.findings:
-        hint = f" ({f.suggestion})" if f.suggestion else ""
-        lines.append(f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}{hint}")
+    lines = [format_line(f) for f in report.findings]
     if lines:
         lines.append("")
     if report.errors or report.warnings:
@@ -59,6 +60,7 @@ def as_json(report: Report) -> str:
                 "file": r.file,
                 "kind": r.kind,
                 **({"contract_kind": r.contract_kind} if r.contract_kind else {}),
+                **({"counts": dict(r.counts), "equations": list(r.equations)} if r.counts else {}),
             }
             for r in report.files
         ],
@@ -74,21 +76,18 @@ def _uri(file: str) -> str:
     return quote(PurePath(file).as_posix())
 
 
-def sarif(report: Report) -> str:
-    """SARIF 2.1.0: one run, one rule entry per rule id used, one result per finding."""
-    from pv.rules import RULES  # deferred: only SARIF needs the rule descriptions
-
-    used = sorted({f.rule for f in report.findings})
-    rules = [
-        {
-            "id": rule,
-            "name": rule.replace("-", ""),
-            "shortDescription": {"text": RULES.get(rule, ("error", rule))[1]},
-            "defaultConfiguration": {"level": _level(RULES.get(rule, ("error", ""))[0])},
-        }
-        for rule in used
-    ]
+def sarif(report: Report, waived: Sequence[Waived] = ()) -> str:
+    """SARIF 2.1.0: one run, one rule entry per rule id used, one result per finding; a
+    waived finding is a result with its waiver as an external suppression."""
+    used = sorted({f.rule for f in report.findings} | {w.finding.rule for w in waived})
+    rules = [sarif_rule(rule) for rule in used]
     results = [_sarif_result(f, used.index(f.rule)) for f in report.findings]
+    for w in waived:
+        result = _sarif_result(w.finding, used.index(w.finding.rule))
+        result["suppressions"] = [
+            {"kind": "external", "justification": f"{w.waiver.origin}: {w.waiver.reason}"}
+        ]
+        results.append(result)
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -100,6 +99,21 @@ def sarif(report: Report) -> str:
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def sarif_rule(rule_id: str) -> dict[str, object]:
+    """A SARIF reportingDescriptor from the rule table: title, help and default level."""
+    from pv.ruletable import RULES  # deferred: only SARIF needs the rule descriptions
+
+    rule = RULES[rule_id]
+    return {
+        "id": rule.id,
+        "name": rule.id.replace("-", ""),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": f"{rule.title}. {rule.help}"},
+        "help": {"text": rule.help},
+        "defaultConfiguration": {"level": _level(rule.severity)},
+    }
 
 
 def _level(severity: str) -> str:

@@ -13,6 +13,10 @@ from pv.crossfile import Located
 from pv.findings import Finding, count
 
 COUNTED = ("equations", "proof_obligations", "falsification_tests", "kani_harnesses")
+# Results that depend on more than the file's bytes (a publish manifest reads the schema
+# beside it; a parity ledger is judged against today's date): never kept in the cache.
+UNCACHED_KINDS = ("publish-manifest",)
+UNCACHED_CONTRACT_KINDS = ("competitive-parity",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,13 +24,18 @@ class FileResult:
     """What one file contributed: its findings plus the facts the cross-file rules need."""
 
     file: str
-    kind: str  # contract | partial | binding | refused
+    kind: str  # contract | binding | publish-manifest | external-corpora | refused
     contract_kind: str = ""  # metadata.kind as judged (kernel when absent); "" when not a contract
     findings: tuple[Finding, ...] = ()
     depends_on: tuple[Located, ...] = ()
     falsification_ids: tuple[Located, ...] = ()
     equations: tuple[str, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether the file's bytes alone decide this result."""
+        return self.kind not in UNCACHED_KINDS and self.contract_kind not in UNCACHED_CONTRACT_KINDS
 
     @property
     def stem(self) -> str:
@@ -105,32 +114,6 @@ class Report:
     def warnings(self) -> int:
         return count(self.findings, "warning")
 
-    def to_dict(self) -> dict[str, Any]:
-        """What a report needs to be printed again (no cross-file facts: their findings are
-        already in it); the inverse of `from_dict`."""
-        return {
-            "files": [[r.file, r.kind, r.contract_kind, dict(r.counts)] for r in self.files],
-            "findings": [
-                [f.file, f.rule, f.severity, f.line, f.column, f.path, f.message, f.suggestion]
-                for f in self.findings
-            ],
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Report:
-        """Rebuild a report; raises on malformed input (the cache then ignores it)."""
-        files = tuple(
-            FileResult(
-                file=str(file),
-                kind=str(kind),
-                contract_kind=str(contract_kind),
-                counts={str(k): int(v) for k, v in counts.items()},
-            )
-            for file, kind, contract_kind, counts in raw["files"]
-        )
-        findings = tuple(_finding(*row) for row in raw["findings"])
-        return cls(files=files, findings=findings)
-
     def kinds(self) -> dict[str, int]:
         """How many files of each contract kind (kernel, registry, beat-benchmark, ...)."""
         out: dict[str, int] = {}
@@ -138,6 +121,10 @@ class Report:
             if r.contract_kind:
                 out[r.contract_kind] = out.get(r.contract_kind, 0) + 1
         return dict(sorted(out.items()))
+
+    @property
+    def cacheable(self) -> bool:
+        return all(r.cacheable for r in self.files)
 
     def totals(self) -> dict[str, int]:
         """Contracts and their equations / obligations / tests / harnesses, summed."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pv import kaizen, kinds
+from pv import kaizen, kinds, model, semver
 from pv.findings import Finding, JsonPath
 from pv.obligations import obligation_rules
 from pv.ruletable import RULES, first, items, make, text
@@ -48,9 +48,6 @@ MISSPELLINGS: dict[str, str] = {
     "invariant": "invariants",
 }
 
-_SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
-)
 _FALSIFY_ID = re.compile(r"^FALSIFY-(?:[A-Z][A-Z0-9]*-)*\d{3,}$")
 _KANI_ID = re.compile(r"^KANI-(?:[A-Z][A-Z0-9]*-)*\d{3,}$")
 _IMPLICIT = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*?)-(?P<abbr>[A-Z]+)-(?P<n>\d+)$")
@@ -90,9 +87,35 @@ def contract_rules(doc: Document, data: dict[str, Any], known: frozenset[str]) -
         out += obligation_rules(doc, data) + falsification_rules(doc, data) + _kani_rules(doc, data)
     if kind == "beat-benchmark":
         out += kinds.beat_rules(doc, data)
+    if kind == "competitive-parity":
+        from pv import ledger, parity
+
+        out += parity.provability(doc, data)
+        if not ledger.parse_refusals(doc, data):  # the reference reads nothing further
+            out += parity.parity_rules(doc, data)
     if kind == "kaizen":
         out += kaizen.kaizen_rules(doc, data)
-    return out + kinds.crux_rules(doc, data)
+    return out + kinds.crux_rules(doc, data) + summary_rules(doc, data)
+
+
+def summary_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
+    """SCHEMA-024: a stated count must equal the list it counts. A `schema` contract that
+    carries no obligations may state the count of a list it does not carry (a generated work
+    contract does)."""
+    summary = data.get("verification_summary")
+    stated = summary.get("total_obligations") if isinstance(summary, dict) else None
+    if not isinstance(stated, int) or isinstance(stated, bool):
+        return []
+    listed = data.get("proof_obligations")
+    count = len(listed) if isinstance(listed, list) else 0
+    if stated == count or (kinds.effective_kind(data) == "schema" and count == 0):
+        return []
+    message = (
+        f"verification_summary.total_obligations is {stated} but proof_obligations lists "
+        f"{count}: a copy that disagrees with what it counts"
+    )
+    where = ("verification_summary", "total_obligations")
+    return [make(doc, "SCHEMA-024", where, message, "state the count of the list, or drop it")]
 
 
 def _kernel_rules(doc: Document, data: dict[str, Any]) -> list[Finding]:
@@ -157,26 +180,38 @@ def metadata_rules(
         message = "metadata.references must not be empty: cite the source paper(s)"
         out.append(make(doc, "SCHEMA-001", ("metadata", "references"), message))
     version = meta.get("version")
-    if not text(version) and not isinstance(version, (int, float)):
-        message = "metadata.version must not be empty"
-        out.append(make(doc, "SCHEMA-002", ("metadata", "version"), message))
-    elif isinstance(version, str) and not _SEMVER.match(version.strip()):
-        message = f"metadata.version '{version}' is not MAJOR.MINOR.PATCH"
-        hint = 'use MAJOR.MINOR.PATCH such as "1.0.0"'
-        out.append(make(doc, "PV-010", ("metadata", "version"), message, hint))
+    where = ("metadata", "version")
+    if (isinstance(version, str) and version == "") or (version is None and "version" in meta):
+        out.append(make(doc, "SCHEMA-002", where, "metadata.version must not be empty"))
+        return out
+    if not isinstance(version, str):
+        return out  # a number or a list is the schema's finding
+    reading = semver.read(version)
+    if reading.version is None:
+        message = f"metadata.version '{version}' cannot be read as a version"
+        out.append(make(doc, "PV-010", where, message, 'use MAJOR.MINOR.PATCH such as "1.0.0"'))
+    elif not reading.exact:
+        message = f"metadata.version '{version}' is read as {reading.version}"
+        out.append(make(doc, "PV-013", where, message, f'write "{reading.version}"'))
     return out
 
 
 def equations(data: dict[str, Any]) -> dict[str, Any]:
-    """`equations` as a map: the newer dialect also writes a list whose items carry an `id`."""
+    """`equations` as a map of name -> body, named as the contract model names them."""
     value = data.get("equations")
     if isinstance(value, dict):
         return value
     if isinstance(value, list):
-        return {
-            str(eq.get("id", f"equation_{i}")) if isinstance(eq, dict) else f"equation_{i}": eq
+        names = [e.name for e in model.equations(data)]
+        bodies = {
+            (
+                eq.get("id")
+                if isinstance(eq, dict) and isinstance(eq.get("id"), str)
+                else f"equation_{i}"
+            ): eq
             for i, eq in enumerate(value)
         }
+        return {name: bodies[name] for name in names}
     return {}
 
 

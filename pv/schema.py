@@ -34,15 +34,28 @@ class Violation:
     extra: tuple[str, ...] = ()
 
 
+@cache
 def schema_text(kind: SchemaKind = "contract") -> str:
-    """The schema exactly as shipped (what `pv schema` prints)."""
-    return (_HERE / _FILES[kind]).read_text(encoding="utf-8")
+    """The schema as `pv schema` prints it: the shipped file, each field's description
+    followed by the rules that check it (from the rule table), so an editor shows them."""
+    loaded = schema(kind)
+    if kind != "contract":
+        return (_HERE / _FILES[kind]).read_text(encoding="utf-8")
+    described = json.loads(json.dumps(loaded))
+    from pv.ruletable import RULES
+
+    for rule in RULES.values():
+        node = _property(described, tuple(rule.field.split("."))) if rule.field else None
+        if node is not None:
+            note = f"{rule.id} ({rule.severity}): {rule.title}."
+            node["description"] = f"{node.get('description', '').rstrip()} {note}".strip()
+    return json.dumps(described, indent=2, ensure_ascii=False) + "\n"
 
 
 @cache
 def schema(kind: SchemaKind = "contract") -> dict[str, Any]:
-    """The parsed schema."""
-    loaded: dict[str, Any] = json.loads(schema_text(kind))
+    """The parsed schema, as shipped."""
+    loaded: dict[str, Any] = json.loads((_HERE / _FILES[kind]).read_text(encoding="utf-8"))
     return loaded
 
 
@@ -50,6 +63,14 @@ def known_keys(kind: SchemaKind, path: JsonPath) -> frozenset[str]:
     """Keys the schema declares for the object at `path` (used for did-you-mean)."""
     node = _subschema(schema(kind), path)
     return frozenset(node.get("properties", {})) if node is not None else frozenset()
+
+
+def _property(root: dict[str, Any], path: JsonPath) -> dict[str, Any] | None:
+    """The property node at `path` itself (a `$ref` left in place, so a shared definition is
+    never edited for one of its uses)."""
+    parent = _subschema(root, path[:-1]) if path[:-1] else root
+    node = (parent or {}).get("properties", {}).get(path[-1])
+    return node if isinstance(node, dict) else None
 
 
 def _subschema(root: dict[str, Any], path: JsonPath) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pv.corpus import Corpus, contract_name, section_list, section_map
+from pv.corpus import Corpus, model
 from pv.load import Document
 
 
@@ -23,16 +23,16 @@ class Counts:
 
 
 def counts(doc: Document) -> Counts:
-    """The counts of one loaded contract."""
-    metadata = section_map(doc, "metadata")
+    """The counts of one loaded contract, from the contract model `pv validate` counts by."""
+    c = model(doc)
     return Counts(
-        name=contract_name(doc),
-        version=str(metadata.get("version", "")),
-        equations=len(section_map(doc, "equations")),
-        obligations=len(section_list(doc, "proof_obligations")),
-        falsification_tests=len(section_list(doc, "falsification_tests")),
-        kani_harnesses=len(section_list(doc, "kani_harnesses")),
-        has_qa_gate=bool((doc.data or {}).get("qa_gate")),
+        name=c.name,
+        version=c.version,
+        equations=len(c.equations),
+        obligations=len(c.obligations),
+        falsification_tests=len(c.tests),
+        kani_harnesses=len(c.harnesses),
+        has_qa_gate=c.has_qa_gate,
     )
 
 
@@ -59,14 +59,10 @@ def total_line(t: Mapping[str, int]) -> str:
 def render(corpus: Corpus, fmt: str) -> str:
     """Text: one block per contract, then totals when there are several. json: one document."""
     rows = [counts(d) for d in corpus.contracts]
-    partials = [counts(d) for d in corpus.partials]
     if fmt == "json":
         payload = {
             "contracts": [
                 {"file": d.file, **_row(r)} for d, r in zip(corpus.contracts, rows, strict=True)
-            ],
-            "partials": [
-                {"file": d.file, **_row(r)} for d, r in zip(corpus.partials, partials, strict=True)
             ],
             "totals": totals(rows),
         }
@@ -81,11 +77,6 @@ def render(corpus: Corpus, fmt: str) -> str:
             f"  Kani harnesses:      {r.kani_harnesses}",
             f"  QA gate:             {'yes' if r.has_qa_gate else 'no'}",
         ]
-    if partials:
-        tests = sum(r.falsification_tests for r in partials)
-        lines.append(
-            f"Partial contracts (not counted): {len(partials)}, with {tests} falsification tests"
-        )
     if len(rows) > 1:
         lines.append(total_line(totals(rows)))
     return "\n".join(lines)

@@ -12,7 +12,17 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pv.clispec import DYNAMIC, CommandSpec, JsonScalar, ParamSpec, first_line, scalar, walk
+from pv.clispec import (
+    DYNAMIC,
+    CommandSpec,
+    JsonScalar,
+    ParamSpec,
+    argument_name,
+    callable_name,
+    first_line,
+    scalar,
+    walk,
+)
 
 AUTOMATIC = {"install_completion", "show_completion", "help"}
 _SIMPLE: dict[Any, str] = {int: "int", float: "float", str: "text", bool: "bool", Path: "path"}
@@ -30,7 +40,7 @@ def param_spec(param: Any) -> ParamSpec | None:
         return None
     is_option = param.param_type_name == "option"
     long_flags = [o for o in param.opts if o.startswith("--")]
-    name = (long_flags or list(param.opts))[0] if is_option else str(param.name).upper()
+    name = (long_flags or list(param.opts))[0] if is_option else argument_name(param)
     return ParamSpec(
         name=name,
         kind="option" if is_option else "argument",
@@ -62,6 +72,9 @@ def type_name(param: Any) -> str:
         return f"{spelled}[{low}..{high}]"
     if spelled is not None:
         return spelled
+    parser = getattr(param, "parser", None) or getattr(param.type_descriptor, "parser", None)
+    if callable(parser):
+        return callable_name(parser)
     return str(getattr(annotation, "__name__", annotation)).lower().replace(" ", "-")
 
 
@@ -81,6 +94,4 @@ def _default(value: Any, param: Any) -> JsonScalar | list[JsonScalar]:
         return DYNAMIC
     if isinstance(value, list | tuple):
         return [scalar(v) for v in value]
-    if value is None and getattr(param, "is_flag", False):
-        return False
     return scalar(value)

@@ -1,11 +1,9 @@
 """`pv validate` end to end: discover files, load, schema, rules, cross-file rules.
 
-Each file is classified by shape: a mapping with `bindings` is a binding registry (checked
-against its own schema). A contract's `metadata.kind` (kernel when absent) decides which rules
-apply, as in the newer Rust pv. One older shape stays as it was: a file with `metadata`, no
-declared kind and none of `equations`, `proof_obligations`, `kani_harnesses` is a *partial
-contract* (aprender/'s kernel-fusion, layer-parity, ... are such fragments): only its metadata,
-top-level keys and falsification tests are checked, and PV-011 warns. One run reports every file.
+Each file is classified by its shape, as the reference classifies it (pv.model.artifact): a
+contract, a binding registry, a publish manifest or an external-corpora declaration, each with
+its own rules. A contract's `metadata.kind` (kernel when absent) decides which rules apply.
+One run reports every file.
 """
 
 from __future__ import annotations
@@ -46,53 +44,39 @@ EMPTY_AS: dict[str, dict[str, Any] | list[Any]] = {
 EMPTY_AS_ABSENT = ("qa_gate", "kernel_structure", "verification_summary", "coq_spec", "beat")
 
 
-def classify(data: dict[str, Any]) -> str:
-    """contract, partial or binding (see the module docstring)."""
-    if "bindings" in data and "metadata" not in data:
-        return "binding"
-    meta = data.get("metadata")
-    declared = isinstance(meta, dict) and ("kind" in meta or meta.get("registry") is True)
-    if "metadata" in data and not declared and not any(k in data for k in _SHAPING):
-        return "partial"
-    return "contract"
-
-
-_SHAPING = ("equations", "proof_obligations", "kani_harnesses")
-
-
 def check_document(doc: Document) -> FileResult:
-    """Every per-file finding for one loaded document (no file system access)."""
+    """Every per-file finding for one loaded document (no file system access but a publish
+    manifest's, which reads the schema beside it)."""
     if doc.data is None:
         return FileResult(file=doc.file, kind="refused", findings=doc.findings)
-    from pv import kinds, rules, schema  # deferred: only a cache miss needs them
+    from pv import artifacts, model  # deferred: only a cache miss needs them
 
-    data, shape = doc.data, classify(doc.data)
-    if shape == "binding":
-        findings = list(doc.findings) + _schema_findings(doc, data, "binding")
+    data = doc.data
+    shape = model.artifact(data)
+    if shape != "contract":
+        findings = list(doc.findings) + artifacts.rules_for(shape, doc, data)
+        if shape == "binding":
+            findings = schema_findings(doc, data, "binding") + findings
         return FileResult(file=doc.file, kind=shape, findings=tuple(findings))
-    findings = list(doc.findings) + _empty_sections(doc, data)
-    findings += _schema_findings(doc, data, "contract")
-    known = schema.known_keys("contract", ())
-    if shape == "partial":
-        findings += rules.metadata_rules(doc, data, references=False)
-        findings += kinds.top_level_rules(doc, data, known)
-        findings += rules.misspelled_blocks(doc, data)
-        findings += rules.falsification_rules(doc, data)
-        message = "partial contract: only metadata and the known sections were checked"
-        hint = "add equations/proof_obligations/kani_harnesses, or declare metadata.kind"
-        findings.append(rules.make(doc, "PV-011", (), message, hint))
-    else:
-        findings += rules.contract_rules(doc, data, known)
+    findings = list(doc.findings) + _empty_sections(doc, data) + _contract_findings(doc, data)
+    contract = model.read_contract(doc.file, data)
     return FileResult(
         file=doc.file,
-        kind=shape,
-        contract_kind=kinds.effective_kind(data),
+        kind="contract",
+        contract_kind=contract.kind,
         findings=tuple(findings),
         depends_on=_located(doc, data, "metadata", "depends_on"),
         falsification_ids=_located(doc, data, "falsification_tests", "id"),
-        equations=tuple(rules.equations(data)),
-        counts={k: len(data[k]) for k in COUNTED if isinstance(data.get(k), (list, dict))},
+        equations=tuple(e.name for e in contract.equations),
+        counts=contract.counts,
     )
+
+
+def _contract_findings(doc: Document, data: dict[str, Any]) -> list[Finding]:
+    from pv import parse, rules, schema
+
+    findings = schema_findings(doc, data, "contract") + parse.refusals(doc, data)
+    return findings + rules.contract_rules(doc, data, schema.known_keys("contract", ()))
 
 
 def _empty_sections(doc: Document, data: dict[str, Any]) -> list[Finding]:
@@ -129,7 +113,7 @@ def _located(doc: Document, data: dict[str, Any], section: str, key: str) -> tup
     return tuple(out)
 
 
-def _schema_findings(doc: Document, data: dict[str, Any], kind: Any) -> list[Finding]:
+def schema_findings(doc: Document, data: dict[str, Any], kind: Any) -> list[Finding]:
     from pv import rules, schema  # deferred: only a cache miss needs them
 
     violations = schema.check(data, kind)
@@ -219,18 +203,21 @@ def _one(
     if cache is None or raw is None:
         return check_document(load_file(path, display))
     result = check_document(load_bytes(raw, display))
-    cache.put(raw, display, result)
+    if result.cacheable:
+        cache.put(raw, display, result)
     return result
 
 
 def _cross_file(results: Sequence[FileResult]) -> list[Finding]:
-    contracts = [r for r in results if r.kind in ("contract", "partial")]
+    contracts = [r for r in results if r.kind == "contract"]
     stems = {r.stem for r in contracts}
     deps: list[Located] = []
     for r in contracts:
         if r.depends_on:
             siblings = stems_in(os.path.dirname(r.file))
-            deps += [d for d in r.depends_on if d.name not in stems and d.name not in siblings]
+            deps += [
+                d for d in r.depends_on if crossfile.contract_name(d.name) not in stems | siblings
+            ]
     out = crossfile.unknown_dependencies(deps, stems)
     out += crossfile.dependency_cycles({r.stem: list(r.depends_on) for r in contracts})
     out += crossfile.cross_file_duplicates([i for r in contracts for i in r.falsification_ids])

@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd")
     run = sub.add_parser("run", aliases=["r", "go"], help="Run it (default %(default)s).")
     run.add_argument("target", type=Path, help="What to run.")
-    run.add_argument("extra", nargs="*")
+    run.add_argument("extra", nargs="*", metavar="EXTRA_ARG")
     run.add_argument("--level", choices=["low", "high"], default="low", help="Level %(default)s.")
     run.add_argument("--tag", action="append", default=["a"], help="Tags.")
     run.add_argument("--no-cache", dest="cache", action="store_false", help="Skip the cache.")
@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=argparse.FileType("w"))
     run.add_argument("--color", action=argparse.BooleanOptionalAction, default=True)
     run.add_argument("--when", type=lambda s: s, default=None)
+    run.add_argument("--size", type=positive_size)
     nested = sub.add_parser("db", help="Database.").add_subparsers()
     nested.add_parser("init", help="Create it.")
     return p
@@ -62,13 +63,13 @@ def test_argparse_options_carry_type_default_required_and_choices() -> None:
     assert (root["--verbose"].type, root["--verbose"].default) == ("count", 0)
     assert root["--verbose"].flags == ("--verbose", "-v")
     run = by_path(argspec.introspect("tool", parser()))["tool run"].options
-    assert (run["TARGET"].kind, run["TARGET"].type, run["TARGET"].required) == (
+    assert (run["target"].kind, run["target"].type, run["target"].required) == (
         "argument",
         "path",
         True,
     )
-    assert run["EXTRA"].multiple
-    assert not run["EXTRA"].required
+    assert run["EXTRA_ARG"].multiple  # named by its metavar, as --help shows it
+    assert not run["EXTRA_ARG"].required
     assert (run["--level"].type, run["--level"].default) == ("choice[low|high]", "low")
     assert run["--level"].description == "Level low"
     assert (run["--tag"].multiple, run["--tag"].default) == (True, ["a"])
@@ -79,7 +80,24 @@ def test_argparse_options_carry_type_default_required_and_choices() -> None:
     assert run["--out"].type == "file"
     assert run["--color"].type == "flag"
     assert "--no-color" in run["--color"].flags
-    assert run["--when"].type == "<lambda>"
+    assert run["--when"].type == "custom"  # an anonymous type has no name worth keeping
+    assert run["--size"].type == "positive_size"
+
+
+def positive_size(text: str) -> int:
+    return int(text)
+
+
+def test_argparse_defaults_are_what_argparse_gives_the_dest() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--color", dest="color", action="store_true", default=None)
+    p.add_argument("--no-color", dest="color", action="store_false")
+    p.add_argument("--level", type=int)
+    p.set_defaults(level=3)
+    (spec,) = argspec.introspect("p", p)
+    opts = spec.options
+    assert (opts["--color"].default, opts["--no-color"].default) == (None, None)
+    assert opts["--level"].default == 3
 
 
 def test_argparse_help_with_an_unknown_field_is_kept_as_written() -> None:
@@ -156,7 +174,7 @@ def test_a_typer_default_that_is_a_function_is_dynamic() -> None:
     assert spec.options["--n"].default == "<dynamic>"
 
 
-def test_a_factory_is_called_but_a_main_with_an_argv_is_never_run() -> None:
+def test_a_factory_is_called_and_a_main_runs_only_until_it_parses() -> None:
     calls: list[str] = []
 
     def build() -> argparse.ArgumentParser:
@@ -165,20 +183,69 @@ def test_a_factory_is_called_but_a_main_with_an_argv_is_never_run() -> None:
 
     def main(argv: list[str] | None = None) -> int:
         calls.append("main")
+        p = argparse.ArgumentParser(prog="g")
+        p.add_subparsers().add_parser("sub")
+        p.parse_args(argv)
+        calls.append("the program ran")
         return 0
 
     assert [s.path for s in specs_of("f", build, "m:build")] == ["f"]
-    with pytest.raises(AppImportError, match="m:main is a function, not a click command"):
-        specs_of("f", main, "m:main")
-    assert calls == ["build"]
+    assert [s.path for s in specs_of("g", main, "m:main")] == ["g", "g sub"]
+    assert calls == ["build", "main"]
 
 
-def test_a_failing_factory_or_a_non_cli_is_one_error() -> None:
-    def broken() -> argparse.ArgumentParser:
+def test_a_dispatch_that_takes_its_argv_is_given_one_it_never_parses() -> None:
+    def dispatch(argv: list[str]) -> int:
+        parser = argparse.ArgumentParser(prog="d")
+        parser.add_subparsers().add_parser("upload")
+        parser.parse_args(argv)
+        raise AssertionError("never reached: the parse is intercepted")
+
+    assert [s.path for s in specs_of("d", dispatch, "m:dispatch")] == ["d", "d upload"]
+
+
+def test_a_main_that_runs_a_click_group_yields_the_group() -> None:
+    ran: list[str] = []
+
+    @click.group()
+    def cli() -> None:
+        ran.append("cli")
+
+    @cli.command()
+    def go() -> None:
+        ran.append("go")
+
+    def main() -> None:
+        cli(obj={})
+
+    assert [s.path for s in specs_of("t", main, "m:main")] == ["t", "t go"]
+    assert ran == []
+
+
+def test_a_main_pv_cannot_read_says_why() -> None:
+    def needs(path: str) -> None: ...
+
+    def quits() -> None:
         raise SystemExit(3)
 
-    with pytest.raises(AppImportError, match=r"m:broken\(\) failed: SystemExit: 3"):
-        specs_of("b", broken, "m:broken")
+    def breaks() -> None:
+        raise ValueError("no config file")
+
+    def returns() -> int:
+        return 0
+
+    with pytest.raises(AppImportError, match=r"m:needs needs arguments \(path\)"):
+        specs_of("b", needs, "m:needs")
+    with pytest.raises(AppImportError, match=r"m:quits\(\) exited \(code 3\) before it parsed"):
+        specs_of("b", quits, "m:quits")
+    with pytest.raises(AppImportError, match=r"raised ValueError: no config file before"):
+        specs_of("b", breaks, "m:breaks")
+    with pytest.raises(AppImportError, match=r"m:returns\(\) returned int and parsed no"):
+        specs_of("b", returns, "m:returns")
+    assert sys.argv[1:2] != ["--help"]  # argv is the test run's again
+
+
+def test_a_non_cli_is_one_error() -> None:
     with pytest.raises(AppImportError, match="is a int"):
         specs_of("b", 3, "m:three")
     with pytest.raises(AppImportError, match="cannot import no_such_module_xyz"):
@@ -204,10 +271,15 @@ def test_click_apps_still_load_through_the_same_door() -> None:
         ("import argparse\nparser = argparse.ArgumentParser()\n", "parser"),
         (
             "import argparse\ndef make_parser():\n    return argparse.ArgumentParser()\n"
-            "def main():\n    raise RuntimeError('never run')\n",
+            "def main():\n    raise RuntimeError('fails before parsing')\n",
             "make_parser",
         ),
-        ("def main():\n    raise RuntimeError('never run')\n", None),
+        ("def main():\n    raise RuntimeError('fails before parsing')\n", None),
+        (
+            "import argparse\ndef main(argv=None):\n    p = argparse.ArgumentParser()\n"
+            "    p.parse_args(argv)\n    raise RuntimeError('never run')\n",
+            "main",
+        ),
         ("raise ImportError('broken module')\n", None),
     ],
 )

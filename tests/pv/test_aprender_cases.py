@@ -3,13 +3,15 @@ names the test it comes from and the verdicts and rules that test asserts (see S
 
 from __future__ import annotations
 
+import datetime as dt
 from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 
-from pv import rules
+from pv import ledger
 from pv.result import FileResult
+from pv.ruletable import RULES
 from pv.validate import validate_file
 
 CASES = Path(__file__).parent / "aprender_cases"
@@ -48,8 +50,21 @@ def holds(result: FileResult, kind: str, words: list[str]) -> bool:
     )
 
 
+def pinned_day(path: Path) -> dt.date | None:
+    """The day a case is judged on (`# today: YYYY-MM-DD`): ledgers are dated against today."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# today: "):
+            return dt.date.fromisoformat(line.removeprefix("# today: ").strip())
+    return None
+
+
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_case_gets_the_verdict_and_rule_the_rust_test_asserts(path: Path) -> None:
+def test_case_gets_the_verdict_and_rule_the_rust_test_asserts(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = pinned_day(path)
+    if day is not None:
+        monkeypatch.setattr(ledger, "today", lambda: day)
     result = validate_file(path)
     wanted = expectations(path)
     assert wanted, f"{path.name} states no expectation"
@@ -68,4 +83,10 @@ def test_every_case_names_its_source_and_every_source_is_listed() -> None:
 
 def test_every_rule_the_cases_expect_is_in_the_rule_table() -> None:
     named = {w[0] for p in FILES for k, w in expectations(p) if k == "rule"}
-    assert named <= set(rules.RULES)
+    assert named <= set(RULES)
+
+
+def test_every_dated_ledger_case_is_judged_on_a_fixed_day() -> None:
+    for path in FILES:
+        if "kind: competitive-parity" in path.read_text(encoding="utf-8"):
+            assert pinned_day(path) is not None, path.name

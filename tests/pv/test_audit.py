@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pv.cli import main
+from tests.reports import id_entry, report
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "provable-contracts"
 CONTRACT = """\
@@ -26,6 +27,7 @@ falsification_tests:
 """
 BINDING = """\
 version: "1.0.0"
+target_crate: a
 bindings:
   - {contract: a-v1.yaml, equation: kd, status: implemented}
   - {contract: a-v1.yaml, equation: ce, status: partial}
@@ -45,13 +47,8 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "binding.yaml").write_text(BINDING, encoding="utf-8")
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "test_a.py").write_text(CHECK, encoding="utf-8")
-    report = {
-        "ids": [
-            {"id": "FALSIFY-A-001", "state": "passed"},
-            {"id": "FALSIFY-A-002", "state": "failed"},
-        ]
-    }
-    (tmp_path / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    states = report(id_entry("FALSIFY-A-001", "passed"), id_entry("FALSIFY-A-002", "failed"))
+    (tmp_path / "report.json").write_text(json.dumps(states), encoding="utf-8")
     return tmp_path
 
 
@@ -84,12 +81,7 @@ def test_the_chain_shows_bindings_checks_results_and_every_gap(files: Path) -> N
 def test_a_complete_chain_exits_0(files: Path) -> None:
     (files / "report.json").write_text(
         json.dumps(
-            {
-                "ids": [
-                    {"id": "FALSIFY-A-001", "state": "passed"},
-                    {"id": "FALSIFY-A-002", "state": "passed"},
-                ]
-            }
+            report(id_entry("FALSIFY-A-001", "passed"), id_entry("FALSIFY-A-002", "passed"))
         ),
         encoding="utf-8",
     )

@@ -54,8 +54,9 @@ def test_coverage_counts_bound_ids_from_the_tests_folder(tmp_path: Path) -> None
 def test_coverage_totals_match_the_corpus() -> None:
     result = CliRunner().invoke(main, ["coverage", "--format", "json", str(CORPUS)])
     totals = json.loads(result.output)["totals"]
-    assert (totals["contracts"], totals["obligations"]) == (87, 472)
-    assert (totals["falsification_tests"], totals["kani_harnesses"]) == (496, 160)
+    # 87 kernels plus the 4 kind-less fragments of aprender/, contracts as the reference reads them
+    assert (totals["contracts"], totals["obligations"]) == (91, 472)
+    assert (totals["falsification_tests"], totals["kani_harnesses"]) == (513, 160)
 
 
 def test_coverage_totals_are_pv_status_totals_plus_binding(tmp_path: Path) -> None:

@@ -72,7 +72,8 @@ def write_project(root: Path) -> tuple[Path, Path]:
                  "mutant_applied": None, "mutant_error": None, "properties": {}}
             )  # fmt: skip
     report = {
-        "version": 1, "verdict": "failed", "ids": ids, "checks": checks, "undeclared": {},
+        "version": 1, "verdict": "failed", "summary": {"failed": 1}, "ids": ids, "checks": checks,
+        "undeclared": {},
         "load_errors": [], "environment": {"python": "3.11"},
         "mutants": [
             {"nodeid": NODE.format(n=1), "mutant": "stub", "status": "killed", "detail": ""},
@@ -172,6 +173,28 @@ def test_drift_findings_land_on_the_id_they_name(
     row = page.split('data-id="FALSIFY-DASH-002"')[1].split("</tr>")[0]
     assert "DRIFT-" in row
     assert "FALSIFY-DASH-002" in row.split("DRIFT-")[1]
+
+
+def test_the_waivers_in_force_are_listed_with_their_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_project(tmp_path)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pv]\ncontracts = ["c"]\ntests = ["t"]\nregistry = "c/dash.yaml"\n'
+        '[[tool.pv.waivers]]\nrule = "DRIFT-020"\nid = "FALSIFY-DASH-002"\n'
+        'reason = "checked by the <release> team"\n'
+    )
+    assert invoke("report", "--html", "d.html").exit_code == 0
+    page = (tmp_path / "d.html").read_text(encoding="utf-8")
+    assert_valid_html(page)
+    waivers = page.split('<section id="waivers">')[1].split("</section>")[0]
+    assert "DRIFT-020" in waivers
+    assert "FALSIFY-DASH-002 has no bound check" in waivers
+    assert "checked by the &lt;release&gt; team" in waivers
+    row = page.split('data-id="FALSIFY-DASH-002"')[1].split("</tr>")[0]
+    assert "DRIFT-020" not in row  # accepted, so not shown as a problem of the id
 
 
 def test_the_project_dashboard_reads_its_config(tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ def test_each_kind_of_change_needs_its_bump(edit: str, level: str) -> None:
         ("1.2.3", "1.2.4", "patch"),
         ("1.2.3", "1.2.3", "none"),
         ("1.2.3", "1.2.2", None),
-        ("1.2", "1.3.0", None),
+        ("1.2", "1.3.0", "minor"),  # 1.2 is read as 1.2.0
+        ("banana", "1.3.0", None),
     ],
 )
 def test_bump_reads_semver(old: str, new: str, level: str | None) -> None:

@@ -23,6 +23,7 @@ from pv.gate import (
     report_step,
     semver_step,
 )
+from tests.reports import id_entry, report
 
 CONTRACT = """\
 metadata:
@@ -145,10 +146,104 @@ def test_a_contract_deleted_in_a_subfolder_project_is_gate_004(tmp_path: Path) -
     assert [(f.rule, f.file) for f in findings] == [("GATE-004", "contracts/g-v1.yaml")]
 
 
-def test_an_unknown_base_ref_fails_the_step(repo: Path) -> None:
+def test_an_unknown_base_ref_fails_the_step_with_gits_reason(repo: Path) -> None:
     step, findings = semver_step(config(repo), "no-such-ref")
     assert not step.ok
     assert [f.rule for f in findings] == ["GATE-003"]
+    assert "git cannot compare the contracts with 'no-such-ref': fatal:" in step.detail
+    assert "no-such-ref" in findings[0].message.split(": ", 1)[1]
+
+
+def test_without_a_base_a_committed_change_is_compared_with_where_it_branched(
+    repo: Path,
+) -> None:
+    git(repo, "branch", "-M", "main")
+    git(repo, "checkout", "-q", "-b", "feature")
+    edit(repo, '"x is one"', '"x is two"')
+    git(repo, "commit", "-qam", "change a prediction, no bump")
+    step, findings = semver_step(config(repo), None)
+    assert not step.ok  # against HEAD the commit would be compared with itself and pass
+    assert [f.rule for f in findings] == ["GATE-001"]
+    assert "since merge-base of HEAD and main (" in step.detail
+
+
+def test_without_an_upstream_branch_the_semver_step_says_so(tmp_path: Path) -> None:
+    (tmp_path / "contracts").mkdir()
+    git(tmp_path, "init", "-q", "-b", "trunk")
+    git(tmp_path, "commit", "-q", "--allow-empty", "-m", "base")
+    step, findings = semver_step(config(tmp_path), None)
+    assert (step.ok, findings) == (True, [])
+    assert "no upstream branch to compare with" in step.detail
+    assert "pass --base REF" in step.detail
+
+
+REGISTRY_V1 = """\
+metadata: {version: "1.0.0", kind: registry, description: "r", references: ["r"]}
+commands:
+  tool:
+    description: Tool
+    group: true
+    options: {}
+  tool sync:
+    description: Sync
+    options:
+      --dry-run: {type: flag, default: false, required: false}
+  tool purge:
+    description: Purge
+    options: {}
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needed"),
+    [
+        ("  tool purge:\n    description: Purge\n    options: {}\n", "", "major"),
+        ("default: false", "default: true", "major"),
+        ("--dry-run: {", "--dry-run-renamed: {", "major"),
+        (
+            "  tool purge:",
+            "  tool stats:\n    description: Stats\n    options: {}\n  tool purge:",
+            "minor",
+        ),
+        ("description: Sync", "description: Sync the ledger", "patch"),
+    ],
+)
+def test_the_registry_is_semver_checked_like_a_contract(
+    repo: Path, old: str, new: str, needed: str
+) -> None:
+    registry = repo / "contracts" / "r.yaml"
+    registry.write_text(REGISTRY_V1, encoding="utf-8")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "registry")
+    registry.write_text(REGISTRY_V1.replace(old, new), encoding="utf-8")
+    findings = check_bump(repo, "HEAD", "contracts/r.yaml")
+    if needed == "patch":
+        assert [(f.rule, f.severity) for f in findings] == [("GATE-002", "warning")]
+        return
+    (finding,) = findings
+    assert finding.rule == "GATE-001"
+    assert f"needs a {needed} version bump" in finding.message
+    bump = {"major": '"2.0.0"', "minor": '"1.1.0"'}[needed]
+    registry.write_text(REGISTRY_V1.replace(old, new).replace('"1.0.0"', bump), encoding="utf-8")
+    assert check_bump(repo, "HEAD", "contracts/r.yaml") == []
+
+
+def test_a_library_with_no_cli_gets_a_green_gate_with_a_note(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_lib.py").write_text(
+        'import pytest\n\n@pytest.mark.falsifies("FALSIFY-G-001")\ndef test_x():\n    pass\n',
+        encoding="utf-8",
+    )
+    (repo / "pyproject.toml").write_text("[tool.pv]\n", encoding="utf-8")
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(main, ["gate", "--no-falsify"])
+    assert result.exit_code == 0, result.output
+    assert "no CLI configured and no registry: only the contracts' claims" in result.output
+    drift = CliRunner().invoke(main, ["drift"])
+    assert drift.exit_code == 0, drift.output
+    assert drift.output.startswith("note: no CLI configured")
 
 
 def test_outside_git_the_semver_step_is_skipped_not_failed(tmp_path: Path) -> None:
@@ -183,8 +278,7 @@ def test_the_falsify_step_follows_pv_falsify_s_verdict(
 
 
 def _report(path: Path, state: str, verdict: str) -> Path:
-    entry = {"id": "FALSIFY-G-001", "state": state}
-    data = {"verdict": verdict, "summary": {state: 1}, "ids": [entry]}
+    data = report(id_entry("FALSIFY-G-001", state), verdict=verdict)
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 
@@ -203,7 +297,7 @@ def test_a_report_with_a_failed_id_fails_the_step_and_names_it(repo: Path) -> No
 
 def test_a_report_from_other_contracts_does_not_cover_ours(repo: Path) -> None:
     path = repo / "r.json"
-    data = {"verdict": "passed", "summary": {"passed": 1}, "ids": [{"id": "X", "state": "passed"}]}
+    data = report(id_entry("X", "passed"))
     path.write_text(json.dumps(data), encoding="utf-8")
     step = report_step(config(repo), path)
     assert not step.ok

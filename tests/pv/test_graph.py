@@ -1,4 +1,5 @@
-"""pv graph: the depends_on DAG in four formats; cycles and unknown dependencies are errors."""
+"""pv graph: the depends_on DAG in four formats; a cycle is an error and an unknown dependency
+a warning, under the same rules (PV-007, PV-006) as pv validate reports them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pv.cli import main
-from pv.graph import cycles
+from pv.crossfile import cycles
 
 
 def write(folder: Path, name: str, deps: list[str]) -> None:
@@ -41,17 +42,29 @@ def test_a_cycle_is_an_error_naming_the_whole_cycle(tmp_path: Path) -> None:
     write(tmp_path, "c-v1", ["a-v1"])
     result = CliRunner().invoke(main, ["graph", str(tmp_path)])
     assert result.exit_code == 1
-    assert "GRAPH-001 dependency cycle: a-v1 -> b-v1 -> c-v1 -> a-v1" in result.output
+    assert "PV-007 dependency cycle: a-v1 -> b-v1 -> c-v1 -> a-v1" in result.output
+    validated = CliRunner().invoke(main, ["validate", "--no-cache", str(tmp_path)])
+    assert "PV-007 dependency cycle: a-v1 -> b-v1 -> c-v1 -> a-v1" in validated.output
 
 
-def test_an_unknown_dependency_is_an_error_at_its_line(tmp_path: Path) -> None:
+def test_an_unknown_dependency_is_a_warning_at_its_line(tmp_path: Path) -> None:
     write(tmp_path, "a-v1", ["ghost-v1"])
     result = CliRunner().invoke(main, ["graph", "--format", "json", str(tmp_path)])
     (finding,) = json.loads(result.output)["findings"]
-    assert (finding["rule"], finding["line"]) == ("GRAPH-002", 3)
-    assert result.exit_code == 1
+    assert (finding["rule"], finding["severity"], finding["line"]) == ("PV-006", "warning", 3)
+    assert "may live in another repository" in finding["message"]
+    assert result.exit_code == 0
+
+
+def test_a_dependency_spelled_as_a_file_name_is_the_same_contract(tmp_path: Path) -> None:
+    write(tmp_path, "a-v1", ["b-v1.yaml"])
+    write(tmp_path, "b-v1", [])
+    result = CliRunner().invoke(main, ["graph", "--format", "json", str(tmp_path)])
+    assert json.loads(result.output)["edges"] == [{"from": "a-v1", "to": "b-v1"}]
+    validated = CliRunner().invoke(main, ["validate", "--no-cache", str(tmp_path)])
+    assert "PV-006" not in validated.output
 
 
 def test_cycles_are_found_once_each() -> None:
-    edges = [("a", "b"), ("b", "a"), ("c", "c"), ("d", "a")]
-    assert sorted(cycles(["a", "b", "c", "d"], edges)) == [["a", "b"], ["c"]]
+    graph = {"a": ["b"], "b": ["a"], "c": ["c"], "d": ["a"]}
+    assert sorted(cycles(graph)) == [["a", "b"], ["c"]]

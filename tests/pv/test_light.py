@@ -85,3 +85,34 @@ def test_distill_without_its_extra_says_so_in_one_line(
     )
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+# What pv imports from the project it runs in, never installed by pv: pytest (the plugin is
+# loaded by the project's own pytest), typer (a typer app's own dependency) and tqdm (a bar
+# where it happens to be installed).
+OPTIONAL = {"pytest", "typer", "tqdm", "_pytest"}
+DISTRIBUTIONS = {"yaml": "pyyaml", "tomli": "tomli"}
+
+
+def test_every_module_pv_imports_is_a_declared_dependency() -> None:
+    import ast
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    declared = {
+        dep.split(";")[0].split("[")[0].split(">")[0].split("=")[0].strip().lower()
+        for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    imported: set[str] = set()
+    for path in (ROOT / "pv").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "pv"}
+    needed = {DISTRIBUTIONS.get(m, m) for m in third_party - OPTIONAL}
+    assert needed <= declared, sorted(needed - declared)

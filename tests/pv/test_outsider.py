@@ -168,7 +168,7 @@ KINDS = {
         app=ARGPARSE_APP,
         tests=ARGPARSE_TESTS,
         script="main",
-        found="build_parser",
+        found="main",  # main(argv=None) builds its parser inside: read up to its parse
         commands=("", " add"),
         add_command=("    return parser", '    sub.add_parser("mul", help="Multiply.")\n'),
         default=("default=1", "default=2"),
@@ -339,7 +339,7 @@ def test_init_takes_apps_from_the_command_line(
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["init", "--app", "pv=pv.cli:main"])
     assert result.exit_code == 0, result.output
-    assert 'apps = { pv = "pv.cli:main" }' in (tmp_path / "pyproject.toml").read_text()
+    assert 'apps = {pv = "pv.cli:main"}' in (tmp_path / "pyproject.toml").read_text()
     registry = (tmp_path / "contracts" / "cli-commands-v1.yaml").read_text()
     assert "  pv validate:\n" in registry
     assert CliRunner().invoke(main, ["validate", "contracts/"]).exit_code == 0
@@ -369,7 +369,7 @@ def test_init_refuses_a_broken_pyproject_in_one_line(
 
 
 def test_report_merge_output_is_a_report_the_gate_reads(tmp_path: Path) -> None:
-    report = {"version": 1, "ids": [], "checks": []}
+    report = {"version": 1, "verdict": "empty", "summary": {}, "ids": [], "checks": []}
     (tmp_path / "a.json").write_text(json.dumps(report), encoding="utf-8")
     args = ["report", "merge", str(tmp_path / "m.json"), str(tmp_path / "a.json")]
     result = CliRunner().invoke(main, args)

@@ -30,7 +30,8 @@ def test_rendered_section_reads_back_to_the_same_specs() -> None:
     assert findings == []
     assert [e.spec.params for e in entries] == [s.params for s in specs]
     assert [e.spec.path for e in entries] == ["app", "app go"]
-    assert all(e.writes_files is False for e in entries)
+    assert all(e.writes_files is None for e in entries)  # unknown until a person says
+    assert "writes_files" not in text
 
 
 def test_rendering_keeps_writes_files_from_the_old_registry() -> None:
@@ -43,7 +44,26 @@ def test_rendering_keeps_writes_files_from_the_old_registry() -> None:
     )
     text = render_section(specs, {e.spec.path: e for e in old})
     entries, _ = read_registry(load_bytes((HEADER + text).encode(), "r"))
-    assert {e.spec.path: e.writes_files for e in entries} == {"app": False, "app go": True}
+    assert {e.spec.path: e.writes_files for e in entries} == {"app": None, "app go": True}
+
+
+@click.command()
+@click.option("--color/--no-color", default=None, help="Colour, or as the terminal says.")
+@click.option("--fast", is_flag=True)
+@click.argument("src", metavar="FILE_OR_DIR")
+def tri(color: bool | None, fast: bool, src: str) -> None:
+    """Tri-state."""
+
+
+def test_defaults_and_names_are_what_the_cli_has() -> None:
+    (spec,) = introspect("tri", tri)
+    text = HEADER + render_section((spec,), {})
+    (entry,), _ = read_registry(load_bytes(text.encode(), "r.yaml"))
+    options = entry.spec.options
+    assert options["--color"].default is None  # unset: neither on nor off
+    assert options["--fast"].default is False
+    assert "FILE_OR_DIR" in options  # the metavar --help shows
+    assert entry.spec.params == spec.params
 
 
 def test_replace_section_keeps_everything_else_byte_for_byte() -> None:

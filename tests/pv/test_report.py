@@ -44,7 +44,14 @@ def test_json_is_one_document_with_every_finding() -> None:
     doc = json.loads(report.as_json(_report(_finding(), _finding(line=9))))
     assert doc["summary"]["errors"] == 2
     assert [f["line"] for f in doc["findings"]] == [3, 9]
-    assert doc["files"] == [{"file": "contracts/a b.yaml", "kind": "contract"}]
+    assert doc["files"] == [
+        {
+            "file": "contracts/a b.yaml",
+            "kind": "contract",
+            "counts": {"equations": 2},
+            "equations": [],
+        }
+    ]
 
 
 def test_sarif_has_one_rule_entry_per_rule_and_relative_encoded_uris() -> None:
@@ -52,12 +59,12 @@ def test_sarif_has_one_rule_entry_per_rule_and_relative_encoded_uris() -> None:
         _finding(),
         _finding(line=7),
         _finding(rule="PV-002", severity="warning"),
-        _finding(rule="PV-011", severity="info"),
+        _finding(rule="PV-012", severity="info"),
     ]
     doc = json.loads(report.sarif(_report(*findings)))
     assert doc["version"] == "2.1.0"
     run = doc["runs"][0]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["PV-002", "PV-011", "SCHEMA-004"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["PV-002", "PV-012", "SCHEMA-004"]
     first = run["results"][0]
     location = first["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "contracts/a%20b.yaml"

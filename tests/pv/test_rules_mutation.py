@@ -14,6 +14,7 @@ import yaml
 
 from pv import rules, schema
 from pv.load import load_bytes
+from pv.ruletable import RULES
 from pv.validate import validate_file
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -157,6 +158,6 @@ def test_a_malformed_kani_id_is_reported_at_its_id() -> None:
         (
             "$.kani_harnesses[0].id",
             "Kani harness id 'KANI-bad' is not KANI-PREFIX-NNN",
-            rules.RULES["PV-009"][0],
+            RULES["PV-009"].severity,
         )
     ]
