@@ -1,6 +1,7 @@
 """Kill at any moment: run a distill stage in a child process, SIGKILL it at a random moment
 of its run (drawn from a fixed seed), recover the way a user would (rerun, or `--resume` when
-a checkpoint exists) and check the end state equals an uninterrupted run's.
+the run began) and check that every file of the end state has the sha256 of an uninterrupted
+run's. The training stages checkpoint every 2 steps besides each epoch's end.
 
 `python -m bench.faults [--kills N] [--seed S]` prints the table (kills, recovered,
 identical, lost) per stage; `make faults` runs it with 50 kills per stage. The tests run the
@@ -11,6 +12,7 @@ already, so a run costs its work, not an interpreter start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -31,13 +33,13 @@ import torch._dynamo
 
 import distill.cli
 import distill.stages  # noqa: F401
-from distill.checkpoint import state_digest
 from distill.durable import PARTIAL, VERSION, live_version
+from distill.runs import content_digests
 
-TIMING = ("wall_seconds", "tokens_per_second")  # the only fields two equal runs may differ in
 MICRO = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 64}
 SEQ = ["--seq-len", "32", "--device", "cpu", "--quiet"]
 TRAIN = ["--epochs", "3", "--steps-per-epoch", "3", "--batch-size", "4", "--warmup-steps", "1"]
+STEPS = ["--checkpoint-every", "2"]  # step checkpoints mid-epoch, besides the epoch ones
 
 
 def _child(argv: list[str], log: str, fsize: int, pipe: Any = None) -> None:
@@ -111,7 +113,8 @@ def run(
                 out.write(block)
     proc.join(timeout=kill_after)
     if proc.is_alive():
-        os.kill(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may end between the two calls
+            os.kill(proc.pid, signal.SIGKILL)
         proc.join()
     return Outcome(
         code=int(proc.exitcode),
@@ -130,35 +133,15 @@ def leftovers(run_dir: Path, published: Sequence[str] = ()) -> list[str]:
     )
 
 
-def train_state(run_dir: Path) -> dict[str, Any]:
-    """What an uninterrupted train leaves, minus wall-clock figures: model bytes, optimizer
-    and every other checkpoint tensor (by digest), metadata, and no leftovers."""
-    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
-    meta = json.loads((run_dir / "metadata.json").read_text())
-    for record in meta["epochs"]:
-        for key in TIMING:
-            record.pop(key)
-    kept = {k: ckpt[k] for k in ("model", "optimizer", "scheduler", "step", "config")}
-    # numpy's and Python's global generators are seeded per process and never drawn from
-    # by the engine (data order has its own seeded generator); torch's is, so it must match
-    kept["rng"] = {k: v for k, v in ckpt["rng"].items() if k in ("torch", "cuda")}
-    return {
-        "model": (run_dir / "student" / "model.safetensors").read_bytes(),
-        "model_config": (run_dir / "student" / "config.json").read_bytes(),
-        "checkpoint": state_digest(kept),
-        "initial": state_digest(torch.load(run_dir / "initial_model.pt", weights_only=True)),
-        "metadata": meta,
-        "leftovers": leftovers(run_dir, ("student",)),
-    }
+def end_state(published: Sequence[str] = ()) -> Callable[[Path], dict[str, Any]]:
+    """What a stage leaves in its directory: the sha256 of every file its inputs fix (all of
+    them, checkpoints, metadata less its clock figures and models included; see
+    distill.runs.content_digests), and no leftovers beside the `published` versions."""
 
+    def state(run_dir: Path) -> dict[str, Any]:
+        return {"files": content_digests(run_dir), "leftovers": leftovers(run_dir, published)}
 
-def cache_state(run_dir: Path) -> dict[str, Any]:
-    """Every byte of the published cache, and no leftovers beside it."""
-    root = run_dir / "teacher_logits"
-    return {
-        "files": {p.name: p.read_bytes() for p in sorted(root.iterdir())},
-        "leftovers": leftovers(run_dir),
-    }
+    return state
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,15 +163,6 @@ class Tally:
     identical: int = 0
     lost: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-def store_state(run_dir: Path) -> dict[str, Any]:
-    """Every byte of the published token store, and no leftovers beside it."""
-    root = run_dir / "store"
-    return {
-        "files": {p.name: p.read_bytes() for p in sorted(root.iterdir())},
-        "leftovers": leftovers(run_dir),
-    }
 
 
 def fixtures(root: Path) -> tuple[Path, Path]:
@@ -220,7 +194,11 @@ def stages(root: Path) -> list[Stage]:
 
     def train_argv(out: Path) -> list[str]:
         return ["train", "--cache", str(cache), "--out", str(out), "--student-size", str(size),
-                *TRAIN, "--device", "cpu", "--quiet"]  # fmt: skip
+                *TRAIN, *STEPS, "--device", "cpu", "--quiet"]  # fmt: skip
+
+    def pretrain_argv(out: Path) -> list[str]:
+        return ["pretrain", "--data", str(root / "store"), "--out", str(out), "--model-size",
+                str(size), *TRAIN, *STEPS, *SEQ]  # fmt: skip
 
     def precompute_argv(out: Path) -> list[str]:
         return ["precompute", "--teacher", str(teacher), "--out", str(out), "--top-k", "8",
@@ -229,29 +207,33 @@ def stages(root: Path) -> list[Stage]:
     def prepare_argv(out: Path) -> list[str]:
         return ["prepare", "--data", str(corpus), "--out", str(out / "store")]
 
+    def requeue(argv: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
+        """A requeue script's rerun: with --resume wherever the run began (a kill before its
+        first checkpoint leaves its initial weights, and the resume starts it again)."""
+        began = ("checkpoint.pt", "initial_model.pt")
+        return lambda out: [
+            *argv(out),
+            *(["--resume"] if any((out / f).is_file() for f in began) else []),
+        ]
+
     return [
-        Stage(
-            name="train",
-            argv=train_argv,
-            recover=lambda out: [
-                *train_argv(out),
-                *(["--resume"] if (out / "checkpoint.pt").is_file() else []),
-            ],
-            state=train_state,
-        ),
+        Stage(name="train", argv=train_argv, recover=requeue(train_argv),
+              state=end_state(("student",))),
+        Stage(name="pretrain", argv=pretrain_argv, recover=requeue(pretrain_argv),
+              state=end_state(("model",))),
         Stage(
             name="precompute",
             argv=precompute_argv,
             recover=lambda out: None if (out / "teacher_logits").exists() else precompute_argv(out),
-            state=cache_state,
+            state=end_state(),
         ),
         Stage(
             name="prepare",
             argv=prepare_argv,
             recover=lambda out: None if (out / "store").exists() else prepare_argv(out),
-            state=store_state,
+            state=end_state(),
         ),
-    ]
+    ]  # fmt: skip
 
 
 def hammer(stage: Stage, root: Path, *, kills: int, seed: int) -> Tally:
@@ -286,14 +268,24 @@ def hammer(stage: Stage, root: Path, *, kills: int, seed: int) -> Tally:
             continue
         tally.recovered += first.code != 0
         try:
-            same = stage.state(out) == expected
+            got = stage.state(out)
         except (OSError, ValueError, RuntimeError) as exc:
-            same, tally.lost = False, tally.lost + 1
+            tally.lost += 1
             tally.problems.append(f"{stage.name} kill {n}: unreadable end state: {exc}")
-        tally.identical += same
-        if not same:
-            tally.problems.append(f"{stage.name} kill {n} at {moment:.3f}s: end state differs")
+            continue
+        tally.identical += got == expected
+        if got != expected:
+            moment_s = f"{stage.name} kill {n} at {moment:.3f}s"
+            tally.problems.append(f"{moment_s}: end state differs: {differ(expected, got)}")
     return tally
+
+
+def differ(expected: dict[str, Any], got: dict[str, Any]) -> str:
+    """Which files (or leftovers) of an end state differ from the baseline's."""
+    want, have = expected["files"], got["files"]
+    names = sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
+    extra = got["leftovers"] if got["leftovers"] != expected["leftovers"] else []
+    return ", ".join([*names, *(f"leftover {x}" for x in extra)])
 
 
 def table(tallies: Sequence[Tally]) -> str:

@@ -5,8 +5,10 @@ other config and any damaged file."""
 from __future__ import annotations
 
 import hashlib
+import pickle
 import random
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,14 @@ def rng_state() -> dict[str, Any]:
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
+
+
+def seed_unused(seed: int) -> None:
+    """Seed python's and numpy's global generators. The engine draws from neither, but a
+    checkpoint carries their states, which an unseeded interpreter starts from os.urandom:
+    without this two runs of one config write different checkpoint bytes."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -72,10 +82,26 @@ def _feed(digest: Any, value: Any) -> None:
         digest.update(repr(value).encode() + b";")
 
 
+class _ValuePickler(pickle.Pickler):
+    """A pickler without its memo (fast mode), so that a checkpoint's bytes follow from its
+    values alone. With the memo they also follow from which equal values are one object: a
+    resumed run's optimizer state, unpickled, holds its own "step" strings where an
+    uninterrupted run's shares one, and the two checkpoints differ though nothing else does.
+    Tensors are unaffected (torch shares their storages by its own keys); a checkpoint is a
+    tree, which is all fast mode asks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast = True
+
+
+_BY_VALUE = SimpleNamespace(__name__="pickle", Pickler=_ValuePickler)  # torch.save's pickle_module
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save beside the target with its digest inside, then rename: never half-written."""
     sealed = {**state, DIGEST: state_digest(state)}
-    durable.replace_file(path, lambda tmp: torch.save(sealed, tmp))
+    durable.replace_file(path, lambda tmp: torch.save(sealed, tmp, pickle_module=_BY_VALUE))
 
 
 def _load_sealed(path: Path, *, weights_only: bool) -> dict[str, Any]:

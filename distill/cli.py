@@ -165,6 +165,14 @@ def _schedule(defaults: Schedule) -> Callable[[F], F]:
             click.option(
                 "--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."
             ),
+            click.option(
+                "--checkpoint-every",
+                default=0,
+                show_default=True,
+                type=click.IntRange(min=0),
+                help="Also checkpoint every N optimizer steps within an epoch (0: at epoch "
+                "ends only); a resume from any checkpoint ends with an uninterrupted run's bytes.",
+            ),
         ]
         for option in reversed(options):
             func = option(func)
@@ -206,6 +214,7 @@ def pretrain(
     device: str,
     quiet: bool,
     resume: bool,
+    checkpoint_every: int,
     **kw: Any,
 ) -> None:
     """Train a model from scratch with cross-entropy (the teacher, or the baseline)."""
@@ -221,6 +230,7 @@ def pretrain(
         device=device,
         resume=resume,
         quiet=quiet,
+        checkpoint_every=checkpoint_every,
     )
     _report(outcome.model_dir, outcome.metadata)
 
@@ -416,6 +426,7 @@ def train_cmd(
     device: str,
     quiet: bool,
     resume: bool,
+    checkpoint_every: int,
     **kw: Any,
 ) -> None:
     """Distil a student from cached teacher logits (never runs the teacher)."""
@@ -431,6 +442,7 @@ def train_cmd(
         device=device,
         resume=resume,
         quiet=quiet,
+        checkpoint_every=checkpoint_every,
     )
     _report(outcome.model_dir, outcome.metadata)
 

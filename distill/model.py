@@ -22,6 +22,10 @@ MODEL_TYPE = "distill-gpt"
 RUN_MODEL_DIRS = ("student", "model", "teacher")
 WEIGHTS = "model.safetensors"
 CONFIG_DIGEST, WEIGHTS_DIGEST = "distill.config_sha256", "distill.weights_sha256"
+# The digests travel in one safetensors metadata entry holding canonical JSON: the writer keeps
+# its metadata in a hash map whose order changes from process to process, so two entries would
+# make the same model two different files.
+META_KEY = "distill"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +160,7 @@ def load_model(path: Path) -> nn.Module:
 
         return hf.load_causal_lm(model_dir)
     state, meta = _read_weights(model_dir / WEIGHTS)
+    meta = _digests(meta, model_dir / WEIGHTS)
     # digests written beside the weights: safetensors itself checks no content, so a
     # flipped byte would otherwise load as a model with garbage weights
     if WEIGHTS_DIGEST in meta and meta[WEIGHTS_DIGEST] != _digest(state):
@@ -197,11 +202,24 @@ def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         raise ModelError(f"cannot read {path} (damaged?): {first}") from None
 
 
+def _digests(meta: dict[str, str], path: Path) -> dict[str, str]:
+    """The digests saved with the weights: one canonical-JSON entry (older files: two)."""
+    if META_KEY not in meta:
+        return meta
+    try:
+        value = json.loads(meta[META_KEY])
+    except ValueError:
+        raise ModelError(f"cannot read {path} (damaged?): its metadata is not JSON") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ModelError(f"cannot read {path} (damaged?): its metadata is not digests")
+    return {f"distill.{k}": v for k, v in value.items()}
+
+
 def _has_digest(path: Path) -> bool:
     """Whether `path` holds weights this engine saved (with digests), damaged or not."""
     try:
         with path.open("rb") as fh:
-            return WEIGHTS_DIGEST.encode() in fh.read(1 << 16)
+            return b"weights_sha256" in fh.read(1 << 16)
     except OSError:
         return False
 
@@ -237,7 +255,8 @@ def save_model(model: nn.Module, out_dir: Path) -> None:
         (out_dir / "config.json").write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
     # wpe/wte are tied to the head: save contiguous copies so safetensors accepts them.
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {CONFIG_DIGEST: _digest(fields), WEIGHTS_DIGEST: _digest(state)}
+    digests = {"config_sha256": _digest(fields), "weights_sha256": _digest(state)}
+    meta = {META_KEY: json.dumps(digests, sort_keys=True, separators=(",", ":"))}
     with writing(out_dir / WEIGHTS):
         save_file(state, str(out_dir / WEIGHTS), metadata=meta)
 

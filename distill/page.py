@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from distill.runs import Run
+from distill.runs import WALL_CLOCK, Run
 
 EPOCH_COLUMNS = (
     ("epoch", "epoch", "{:d}"),
@@ -89,11 +89,16 @@ def _config_table(config: dict[str, Any]) -> str:
     return f"<details><summary>config</summary><table>{rows}</table></details>"
 
 
+def _clock(key: str) -> str:
+    """Cells of the clock's figures are marked: all else on the page is fixed by the runs."""
+    return ' class="clock"' if key in WALL_CLOCK else ""
+
+
 def _epochs_table(epochs: Sequence[dict[str, Any]]) -> str:
     head = "".join(f"<th>{escape(title)}</th>" for _, title, _ in EPOCH_COLUMNS)
     body = "".join(
         "<tr>"
-        + "".join(f"<td>{_cell(e.get(k, ''), f)}</td>" for k, _, f in EPOCH_COLUMNS)
+        + "".join(f"<td{_clock(k)}>{_cell(e.get(k, ''), f)}</td>" for k, _, f in EPOCH_COLUMNS)
         + "</tr>"
         for e in epochs
     )

@@ -12,10 +12,17 @@ from typing import Any
 import torch
 
 from distill import batches, cache, data, distributed, inputs, model, pairing, runlock
+from distill.checkpoint import CHECKPOINT
 from distill.config import DataConfig, PrecomputeConfig, TrainConfig, as_dict
-from distill.errors import ConfigError, DistillError, ModelError, OutputExistsError
+from distill.errors import (
+    CheckpointMismatchError,
+    ConfigError,
+    DistillError,
+    ModelError,
+    OutputExistsError,
+)
 from distill.progress import Progress
-from distill.train import METADATA, Outcome, train
+from distill.train import INITIAL, METADATA, Outcome, train
 
 RUN_MARKERS = (METADATA, "checkpoint.pt", cache.CACHE_DIR, "student", "model")
 BYTE_VOCAB = 256  # the built-in models read raw bytes: every id 0..255 must exist
@@ -64,6 +71,12 @@ def claim(out_dir: Path, world: distributed.World, resume: bool | None = None) -
         if world.main:
             try:
                 check_out_dir(out_dir)
+                if resume and not any((out_dir / f).is_file() for f in (CHECKPOINT, INITIAL)):
+                    # nothing of a run here (a missing folder is not created for the refusal);
+                    # a run killed before its first checkpoint left INITIAL and starts again
+                    raise CheckpointMismatchError(
+                        f"nothing to resume: no {CHECKPOINT} in {out_dir}"
+                    )
                 stack.enter_context(runlock.hold(out_dir))
                 if resume is not None:
                     prepare_out(out_dir, resume=resume)
@@ -114,6 +127,7 @@ def pretrain(
     device: str,
     resume: bool,
     quiet: bool,
+    checkpoint_every: int = 0,
 ) -> Outcome:
     """Train a built-in GPT from scratch with plain cross-entropy (alpha must be 0)."""
     if cfg.alpha != 0.0:
@@ -148,6 +162,7 @@ def pretrain(
             device=dev,
             resume=resume,
             world=world,
+            checkpoint_every=checkpoint_every,
         )
 
 
@@ -229,6 +244,7 @@ def distill(
     device: str,
     resume: bool,
     quiet: bool,
+    checkpoint_every: int = 0,
 ) -> Outcome:
     """Distil a student from a verified cache; vocabularies must match before any work."""
     world, dev = _world(device)
@@ -259,6 +275,7 @@ def distill(
             device=dev,
             resume=resume,
             world=world,
+            checkpoint_every=checkpoint_every,
         )
 
 

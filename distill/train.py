@@ -5,6 +5,7 @@ schedule -> eval/checkpoint -> forward/accumulate -> clip/step -> log."""
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -26,16 +27,20 @@ from distill.checkpoint import (
     load_initial,
     rng_state,
     save_checkpoint,
+    seed_unused,
     set_rng_state,
 )
 from distill.config import TrainConfig
 from distill.distributed import World, local_slice, wrap
-from distill.errors import TrainingError
+from distill.errors import CheckpointMismatchError, TrainingError
 from distill.model import GPT, save_model
 from distill.optim import count_updates, make_optimizer, make_scheduler, optimizer_sha
+from distill.runs import WALL_CLOCK
 
 METADATA = "metadata.json"
 INITIAL = "initial_model.pt"
+# metadata.json's figures of the clock, not of the inputs: kept out of the checkpoint (whose
+# bytes depend on the inputs alone) and carried over from metadata.json on a resume
 StepHook = Callable[[int, int, float, float], None]
 # From this vocabulary up, our GPT's loss is fused with its head (distill.fused): the (B, T, V)
 # logits are never built. Below it they are small and the plain chunked path is as fast.
@@ -154,8 +159,12 @@ def train(
     resume: bool = False,
     on_step: StepHook | None = None,
     world: World | None = None,
+    checkpoint_every: int = 0,
 ) -> Outcome:
-    """Train `model` on `batches`; checkpoint and append to metadata.json after each epoch.
+    """Train `model` on `batches`; checkpoint and append to metadata.json after each epoch,
+    and checkpoint every `checkpoint_every` optimizer steps in between (0: epochs only). A
+    resume from either kind ends with the bytes of an uninterrupted run; so does `resume` on a
+    run killed before its first checkpoint, which starts it again.
 
     Under torchrun every rank takes an even share of each global micro-batch and DDP
     averages the gradients, so the update equals one process's on the whole batch; rank 0
@@ -178,21 +187,27 @@ def train(
         "epochs": [],
     }
     step = 0
+    sums = np.zeros(4)  # this rank's objective, kl, ce, tokens over the current epoch
+    if resume and not ckpt_path.is_file() and (out_dir / INITIAL).is_file():
+        resume = False  # killed before its first checkpoint: the run starts again, the same
     if resume:  # a damaged or foreign checkpoint is refused here, before anything is written
         state = load_checkpoint(ckpt_path, run_config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
-        step, metadata = state["step"], state["metadata"]
+        step = state["step"]
+        metadata = with_wall_clock(state["metadata"], meta_path)
+        sums = epoch_sums(state, world, ckpt_path)
         initial = load_initial(out_dir / INITIAL)
     else:
+        seed_unused(config.seed)
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if world.main:  # first remove what killed runs left in this (locked) directory
         durable.sweep(out_dir, published=(model_subdir,))
         if not resume:
             save_checkpoint(out_dir / INITIAL, initial)
-    sums = np.zeros(4)  # this rank's objective, kl, ce, tokens over the current epoch
+    saved_at = step  # the step the newest checkpoint holds (a resume starts from it)
     epoch_start = time.perf_counter()
     while True:
         # -- schedule: which windows this step reads (the scheduler holds its learning rate) --
@@ -220,25 +235,25 @@ def train(
                     "processes": world.size,
                 }
             )
+            sums[:] = 0.0
+            # checkpoint first: a kill between the two leaves a resumable run, whose
+            # checkpoint carries the metadata that the resume writes again
+            _checkpoint(
+                ckpt_path, model, optimizer, scheduler, step, run_config, metadata, sums, world
+            )
             if world.main:
-                # checkpoint first: a kill between the two leaves a resumable run, whose
-                # checkpoint carries the metadata that the resume writes again
-                save_checkpoint(
-                    ckpt_path,
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "step": step,
-                        "rng": rng_state(),
-                        "config": run_config,
-                        "metadata": metadata,
-                    },
-                )
                 atomic_write_json(meta_path, metadata)
             world.barrier()  # no rank runs ahead of a checkpoint it might have to resume
-            sums[:] = 0.0
+            saved_at = step
             epoch_start = time.perf_counter()
+        elif checkpoint_every and step % checkpoint_every == 0 and saved_at < step < total_steps:
+            # a step checkpoint: everything a resume needs mid-epoch (the data position is the
+            # step itself, the epoch's order being a function of seed and epoch)
+            _checkpoint(
+                ckpt_path, model, optimizer, scheduler, step, run_config, metadata, sums, world
+            )
+            world.barrier()
+            saved_at = step
         if step >= total_steps:
             break
 
@@ -294,6 +309,63 @@ def train(
             )
 
     return _finish(model, initial, metadata, config, out_dir / model_subdir, meta_path, world)
+
+
+def _checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    step: int,
+    run_config: dict[str, Any],
+    metadata: dict[str, Any],
+    sums: np.ndarray,
+    world: World,
+) -> None:
+    """The state after `step` updates (rank 0 writes it; every rank's epoch sums ride along,
+    so a resume mid-epoch adds up exactly what the uninterrupted run adds up)."""
+    every_rank = world.gather(sums.tolist())
+    if world.main:
+        save_checkpoint(
+            path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "step": step,
+                "rng": rng_state(),
+                "config": run_config,
+                "metadata": without_wall_clock(metadata),
+                "sums": every_rank,
+            },
+        )
+
+
+def epoch_sums(state: dict[str, Any], world: World, path: Path) -> np.ndarray:
+    """This rank's running sums of the epoch a checkpoint was taken in."""
+    saved = state.get("sums") or [[0.0] * 4] * world.size
+    if len(saved) != world.size:
+        raise CheckpointMismatchError(
+            f"{path} was written by {len(saved)} process(es) mid-epoch; resume it with as many"
+        )
+    return np.array(saved[world.rank], dtype=np.float64)
+
+
+def without_wall_clock(metadata: dict[str, Any]) -> dict[str, Any]:
+    epochs = [{k: v for k, v in e.items() if k not in WALL_CLOCK} for e in metadata["epochs"]]
+    return {**metadata, "epochs": epochs}
+
+
+def with_wall_clock(metadata: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A checkpoint's metadata with the clock's figures of its epochs put back from the
+    metadata.json the run wrote (where a killed run left one that says them)."""
+    try:
+        written = json.loads(path.read_text(encoding="utf-8"))
+        clock = {e["step"]: {k: e[k] for k in WALL_CLOCK if k in e} for e in written["epochs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        clock = {}
+    epochs = [{**e, **clock.get(e["step"], {})} for e in metadata["epochs"]]
+    return {**metadata, "epochs": epochs}
 
 
 def _no_sync(net: nn.Module, world: World, last: bool) -> contextlib.AbstractContextManager[Any]:

@@ -112,12 +112,7 @@ class Contract:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {
-            "equations": len(self.equations),
-            "proof_obligations": len(self.obligations),
-            "falsification_tests": len(self.tests),
-            "kani_harnesses": len(self.harnesses),
-        }
+        return counts(self.raw)
 
 
 def read_contract(file: str, data: Mapping[str, Any]) -> Contract:
@@ -142,21 +137,38 @@ def read_contract(file: str, data: Mapping[str, Any]) -> Contract:
     )
 
 
+def counts(data: Mapping[str, Any]) -> dict[str, int]:
+    """How many equations, obligations, tests and harnesses the model reads in `data` (what
+    `pv validate` counts; computed without building every item, the same way)."""
+    return {
+        "equations": len(_equation_pairs(data)),
+        "proof_obligations": len(_items(data, "proof_obligations")),
+        "falsification_tests": len(_items(data, "falsification_tests")),
+        "kani_harnesses": len(_items(data, "kani_harnesses")),
+    }
+
+
+def equation_names(data: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(name for name, _ in _equation_pairs(data))
+
+
 def equations(data: Mapping[str, Any]) -> tuple[Equation, ...]:
     """`equations` as a mapping, or a list whose items carry an `id` (the key is then that id,
     else `equation_{i}`); a bare string is the formula."""
+    return tuple(_equation(name, body) for name, body in _equation_pairs(data))
+
+
+def _equation_pairs(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
     value = data.get("equations")
     if isinstance(value, Mapping):
-        pairs = [(str(k), v) for k, v in value.items()]
-    elif isinstance(value, list):
+        return [(str(k), v) for k, v in value.items()]
+    if isinstance(value, list):
         keyed: dict[str, Any] = {}
         for i, item in enumerate(value):
             ident = item.get("id") if isinstance(item, Mapping) else None
             keyed[ident if isinstance(ident, str) else f"equation_{i}"] = item
-        pairs = list(keyed.items())
-    else:
-        pairs = []
-    return tuple(_equation(name, body) for name, body in pairs)
+        return list(keyed.items())
+    return []
 
 
 def _equation(name: str, body: Any) -> Equation:

@@ -59,16 +59,15 @@ def check_document(doc: Document) -> FileResult:
             findings = schema_findings(doc, data, "binding") + findings
         return FileResult(file=doc.file, kind=shape, findings=tuple(findings))
     findings = list(doc.findings) + _empty_sections(doc, data) + _contract_findings(doc, data)
-    contract = model.read_contract(doc.file, data)
     return FileResult(
         file=doc.file,
         kind="contract",
-        contract_kind=contract.kind,
+        contract_kind=model.effective_kind(data),
         findings=tuple(findings),
         depends_on=_located(doc, data, "metadata", "depends_on"),
         falsification_ids=_located(doc, data, "falsification_tests", "id"),
-        equations=tuple(e.name for e in contract.equations),
-        counts=contract.counts,
+        equations=model.equation_names(data),
+        counts=model.counts(data),
     )
 
 

@@ -264,6 +264,36 @@ def test_resume_without_the_initial_weights_is_refused(tiny_run: TinyRun, tmp_pa
     assert (out / "student" / "model.safetensors").read_bytes() == student
 
 
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_resume_of_a_run_that_never_began_says_so(
+    tiny_run: TinyRun, tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / "s"
+    pretrain = ["pretrain", "--data", tiny_run.data_file, "--out", out, "--model-size",
+                tiny_run.size_file, *FAST, "--resume"]  # fmt: skip
+    args = train_args(tiny_run, out, "--resume") if command == "train" else pretrain
+    assert_refused(invoke(*args), "nothing to resume: no checkpoint.pt")
+    assert not out.exists()  # not created for a refusal
+    out.mkdir()
+    assert_refused(invoke(*args), "nothing to resume: no checkpoint.pt")
+    assert list(out.iterdir()) == []
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_runs_it(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    from distill.runs import content_digests
+
+    assert invoke(*train_args(tiny_run, tmp_path / "fresh")).exit_code == 0
+    out = tmp_path / "s"
+    assert invoke(*train_args(tiny_run, out)).exit_code == 0
+    for name in ("checkpoint.pt", "metadata.json", "student"):  # as a kill at step 1 leaves it
+        (out / name).unlink()
+    result = invoke(*train_args(tiny_run, out, "--resume"))
+    assert result.exit_code == 0, result.output
+    assert content_digests(out) == content_digests(tmp_path / "fresh")
+
+
 def test_an_os_error_is_one_line_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,7 +47,7 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
     } | {"student ->": os.readlink(run_dir / "student").encode()}
 
 
-@pytest.mark.parametrize("stage", ["train", "precompute", "prepare"])
+@pytest.mark.parametrize("stage", ["train", "pretrain", "precompute", "prepare"])
 def test_a_stage_killed_at_random_moments_recovers_to_the_uninterrupted_end_state(
     harness: tuple[Path, dict[str, faults.Stage]], stage: str
 ) -> None:
@@ -109,7 +109,7 @@ def test_two_runs_started_together_on_one_new_directory_end_with_one_winner(
     loser = next(i for i, p in enumerate(procs) if p.exitcode == 1)
     [line] = errors((root / f"race-{loser}.log").read_text())
     assert "is in use by pid" in line or "already holds another run" in line, line
-    assert faults.train_state(out) == faults.train_state(base)
+    assert stages["train"].state(out) == stages["train"].state(base)
 
 
 def _limited(harness: Any, argv: list[str], log: str, fsize: int) -> tuple[int, str]:

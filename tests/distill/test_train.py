@@ -15,6 +15,7 @@ from distill import stages
 from distill import train as train_mod
 from distill.errors import CheckpointMismatchError, TrainingError, WriteError
 from distill.optim import lr_factor
+from distill.runs import content_digests
 from tests.distill.conftest import TinyRun, micro_train
 
 FIELDS = {
@@ -30,7 +31,9 @@ FIELDS = {
 }
 
 
-def distil(run: TinyRun, out: Path, resume: bool = False, **cfg: Any) -> train_mod.Outcome:
+def distil(
+    run: TinyRun, out: Path, resume: bool = False, checkpoint_every: int = 0, **cfg: Any
+) -> train_mod.Outcome:
     return stages.distill(
         cache_path=run.cache,
         out_dir=out,
@@ -40,6 +43,7 @@ def distil(run: TinyRun, out: Path, resume: bool = False, **cfg: Any) -> train_m
         device="cpu",
         resume=resume,
         quiet=True,
+        checkpoint_every=checkpoint_every,
     )
 
 
@@ -85,6 +89,99 @@ def test_four_steps_straight_equal_two_then_resume_then_two_bitwise(
     assert [r["optimizer_state_sha"] for r in straight.metadata["epochs"]] == [
         r["optimizer_state_sha"] for r in resumed.metadata["epochs"]
     ]
+
+
+def killed_after(monkeypatch: pytest.MonkeyPatch, updates: int) -> None:
+    """The next run dies (as a SIGKILL would, nothing caught) before its update `updates + 1`,
+    its forward and backward done, its step not taken."""
+    real_step = train_mod.optimizer_step
+    calls = {"n": 0}
+
+    def step(optimizer: torch.optim.Optimizer) -> None:
+        if calls["n"] == updates:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        real_step(optimizer)
+
+    monkeypatch.setattr(train_mod, "optimizer_step", step)
+
+
+SIX_STEPS = {"epochs": 2, "steps_per_epoch": 3}  # epoch checkpoints after steps 3 and 6
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_run: TinyRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("uninterrupted") / "s"
+    distil(tiny_run, out, **SIX_STEPS)
+    return content_digests(out)
+
+
+@pytest.mark.parametrize(
+    ("every", "updates", "resume_every"),
+    [
+        (2, 0, 2),  # killed before any checkpoint: the resume starts the run again
+        (2, 1, 2),  # before the first step checkpoint
+        (2, 2, 2),  # right after the step checkpoint at 2
+        (2, 4, 2),  # mid second epoch, from the step checkpoint at 4
+        (2, 5, 0),  # resumed without step checkpoints: they are not part of the run
+        (1, 5, 1),  # one every step
+        (0, 4, 0),  # epoch checkpoints only: mid-epoch work is done again
+    ],
+)
+def test_killed_at_any_step_and_resumed_gives_the_uninterrupted_bytes(
+    tiny_run: TinyRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    uninterrupted: dict[str, str],
+    every: int,
+    updates: int,
+    resume_every: int,
+) -> None:
+    out = tmp_path / "s"
+    killed_after(monkeypatch, updates)
+    with pytest.raises(KeyboardInterrupt):
+        distil(tiny_run, out, checkpoint_every=every, **SIX_STEPS)
+    if every and updates >= every:
+        assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == (
+            updates // every * every
+        )
+    monkeypatch.undo()
+    distil(tiny_run, out, resume=True, checkpoint_every=resume_every, **SIX_STEPS)
+    assert content_digests(out) == uninterrupted
+
+
+def test_step_checkpoints_do_not_change_the_trained_model(
+    tiny_run: TinyRun, tmp_path: Path, uninterrupted: dict[str, str]
+) -> None:
+    distil(tiny_run, tmp_path / "s", checkpoint_every=1, **SIX_STEPS)
+    assert content_digests(tmp_path / "s") == uninterrupted
+
+
+def test_a_resume_twice_in_one_epoch_adds_up_that_epoch_once(
+    tiny_run: TinyRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    uninterrupted: dict[str, str],
+) -> None:
+    out = tmp_path / "s"
+    for updates in (1, 1):  # 1 step, checkpoint, 1 more step (lost), killed; then 1 more
+        killed_after(monkeypatch, updates)
+        with pytest.raises(KeyboardInterrupt):
+            distil(tiny_run, out, resume=(out / "checkpoint.pt").is_file(), checkpoint_every=1,
+                   **SIX_STEPS)  # fmt: skip
+        monkeypatch.undo()
+    distil(tiny_run, out, resume=True, checkpoint_every=1, **SIX_STEPS)
+    assert content_digests(out) == uninterrupted
+
+
+@pytest.mark.parametrize("made", [False, True])
+def test_resume_where_no_run_began_says_there_is_nothing_to_resume(
+    tiny_run: TinyRun, tmp_path: Path, made: bool
+) -> None:
+    if made:
+        (tmp_path / "s").mkdir()
+    with pytest.raises(CheckpointMismatchError, match="nothing to resume"):
+        distil(tiny_run, tmp_path / "s", resume=True, **SIX_STEPS)
 
 
 def test_resume_with_another_config_is_refused(tiny_run: TinyRun, tmp_path: Path) -> None:
