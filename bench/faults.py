@@ -200,6 +200,12 @@ def stages(root: Path) -> list[Stage]:
         return ["pretrain", "--data", str(root / "store"), "--out", str(out), "--model-size",
                 str(size), *TRAIN, *STEPS, *SEQ]  # fmt: skip
 
+    def onpolicy_argv(out: Path) -> list[str]:
+        return ["onpolicy", "--student", str(teacher), "--teacher", str(teacher), "--data",
+                str(root / "store"), "--out", str(out), "--prompt-len", "8", "--gen-len", "8",
+                "--lambda", "0.5", "--drift-tolerance", "0", *TRAIN, *STEPS, "--device", "cpu",
+                "--quiet"]  # fmt: skip
+
     def precompute_argv(out: Path) -> list[str]:
         return ["precompute", "--teacher", str(teacher), "--out", str(out), "--top-k", "8",
                 "--data", str(root / "store"), "--batch-size", "8", *SEQ]  # fmt: skip
@@ -221,6 +227,8 @@ def stages(root: Path) -> list[Stage]:
               state=end_state(("student",))),
         Stage(name="pretrain", argv=pretrain_argv, recover=requeue(pretrain_argv),
               state=end_state(("model",))),
+        Stage(name="onpolicy", argv=onpolicy_argv, recover=requeue(onpolicy_argv),
+              state=end_state(("student",))),
         Stage(
             name="precompute",
             argv=precompute_argv,

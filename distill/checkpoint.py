@@ -34,10 +34,12 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
-def seed_unused(seed: int) -> None:
-    """Seed python's and numpy's global generators. The engine draws from neither, but a
-    checkpoint carries their states, which an unseeded interpreter starts from os.urandom:
-    without this two runs of one config write different checkpoint bytes."""
+def seed_generators(seed: int) -> None:
+    """Seed torch's, python's and numpy's global generators at the start of a run. A
+    checkpoint carries their states, and a model may draw from torch's (a Hugging Face
+    model's dropout): seeded, both follow from the run's config alone, not from whatever the
+    process drew before (an interpreter seeds python's and numpy's from os.urandom)."""
+    torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
 

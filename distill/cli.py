@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from distill import __version__
-from distill.config import STUDENT_SCHEDULE, TEACHER_SCHEDULE, Schedule
+from distill.config import ONPOLICY_SCHEDULE, STUDENT_SCHEDULE, TEACHER_SCHEDULE, Schedule
 from distill.errors import DistillError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,15 +72,34 @@ def _common(func: F) -> F:
     )(func)
 
 
+def _data_paths(
+    help_text: str, *, required: bool = False, dest: str = "data_paths"
+) -> Callable[[F], F]:
+    """--data: a prepared store, or files, folders or globs (repeatable)."""
+    return click.option(
+        "--data", dest, multiple=True, required=required, type=click.Path(path_type=Path),
+        help=help_text,
+    )  # fmt: skip
+
+
+def _val_fraction(what: str = "corpus") -> Callable[[F], F]:
+    return click.option(
+        "--val-fraction",
+        default=0.1,
+        show_default=True,
+        type=float,
+        help=f"Tail of the {what} held out for validation, in [0.01, 0.5].",
+    )
+
+
+CORPUS_HELP = (
+    "A prepared store, or text/JSONL/Parquet files, folders or globs (repeatable; prepared "
+    "into OUT/data); default: the embedded pydoc corpus."
+)
+
+
 def _data(func: F) -> F:
-    func = click.option(
-        "--data",
-        "data_paths",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="A prepared store, or text/JSONL/Parquet files, folders or globs (repeatable; "
-        "prepared into OUT/data); default: the embedded pydoc corpus.",
-    )(func)
+    func = _data_paths(CORPUS_HELP)(func)
     func = click.option(
         "--seq-len",
         default=128,
@@ -88,23 +107,63 @@ def _data(func: F) -> F:
         type=int,
         help="Tokens per training window, in [2, 65536].",
     )(func)
+    result: F = _val_fraction()(func)
+    return result
+
+
+def _drift(default: float) -> Callable[[F], F]:
     return click.option(
-        "--val-fraction",
-        default=0.1,
+        "--drift-tolerance",
+        default=default,
         show_default=True,
-        type=float,
-        help="Tail of the corpus held out for validation, in [0.01, 0.5].",
-    )(func)
+        type=click.FloatRange(0.0, 10.0),
+        help="Publish the model only if its weights moved by more than this fraction; "
+        "0 for a deliberate smoke run of a few steps.",
+    )
 
 
-_drift_tolerance = click.option(
-    "--drift-tolerance",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0.0, 10.0),
-    help="Publish the model only if its weights moved by more than this fraction; "
-    "0 for a deliberate smoke run of a few steps.",
-)
+_drift_tolerance = _drift(STUDENT_SCHEDULE.drift_tolerance)
+
+
+def _divergence(default: str) -> Callable[[F], F]:
+    """--temperature, --divergence, --beta and --skew: the divergence of train and onpolicy."""
+
+    def deco(func: F) -> F:
+        options = [
+            click.option(
+                "--temperature",
+                default=1.0,
+                show_default=True,
+                type=float,
+                help="Softmax temperature T of the KL term, in (0, 100].",
+            ),
+            click.option(
+                "--divergence",
+                default=default,
+                show_default=True,
+                type=click.Choice(["forward_kl", "reverse_kl", "jsd", "skew_kl", "tvd"]),
+                help="Teacher-student divergence; T^2 weighs all but tvd.",
+            ),
+            click.option(
+                "--beta",
+                default=0.5,
+                show_default=True,
+                type=float,
+                help="jsd's mixture weight, in [0, 1]: 0 = forward KL, 1 = reverse KL.",
+            ),
+            click.option(
+                "--skew",
+                default=0.1,
+                show_default=True,
+                type=float,
+                help="skew_kl's mixture weight a in [0, 1): KL(p || a p + (1 - a) q).",
+            ),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return deco
 
 
 def _schedule(defaults: Schedule) -> Callable[[F], F]:
@@ -161,7 +220,7 @@ def _schedule(defaults: Schedule) -> Callable[[F], F]:
                 type=SEED,
                 help="Seed for initialisation and data order, >= 0.",
             ),
-            _drift_tolerance,
+            _drift(defaults.drift_tolerance),
             click.option(
                 "--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."
             ),
@@ -236,13 +295,9 @@ def pretrain(
 
 
 @main.command()
-@click.option(
-    "--data",
-    "data_paths",
-    multiple=True,
+@_data_paths(
+    "Text, .jsonl or .parquet files (or .gz of each), folders or globs (repeatable).",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Text, .jsonl or .parquet files (or .gz of each), folders or globs (repeatable).",
 )
 @_out("Directory to create for the store (tokens.bin + manifest.json).")
 @click.option(
@@ -258,13 +313,7 @@ def pretrain(
     show_default=True,
     help="The JSONL field or Parquet column that holds each document's text.",
 )
-@click.option(
-    "--val-fraction",
-    default=0.1,
-    show_default=True,
-    type=float,
-    help="Tail of the token stream held out for validation, in [0.01, 0.5].",
-)
+@_val_fraction("token stream")
 @_refusals
 def prepare(
     data_paths: tuple[Path, ...],
@@ -380,34 +429,7 @@ def precompute(
     type=float,
     help="Weight of the KL term, in [0, 1]; 1 - alpha weighs the CE term.",
 )
-@click.option(
-    "--temperature",
-    default=1.0,
-    show_default=True,
-    type=float,
-    help="Softmax temperature T of the KL term, in (0, 100].",
-)
-@click.option(
-    "--divergence",
-    default="forward_kl",
-    show_default=True,
-    type=click.Choice(["forward_kl", "reverse_kl", "jsd", "skew_kl", "tvd"]),
-    help="Teacher-student divergence; T^2 weighs all but tvd.",
-)
-@click.option(
-    "--beta",
-    default=0.5,
-    show_default=True,
-    type=float,
-    help="jsd's mixture weight, in [0, 1]: 0 = forward KL, 1 = reverse KL.",
-)
-@click.option(
-    "--skew",
-    default=0.1,
-    show_default=True,
-    type=float,
-    help="skew_kl's mixture weight a in [0, 1): KL(p || a p + (1 - a) q).",
-)
+@_divergence("forward_kl")
 @click.option(
     "--tail",
     default="zero",
@@ -445,6 +467,218 @@ def train_cmd(
         checkpoint_every=checkpoint_every,
     )
     _report(outcome.model_dir, outcome.metadata)
+
+
+_prompt_len = click.option(
+    "--prompt-len",
+    default=32,
+    show_default=True,
+    type=int,
+    help="Prompt tokens taken from the corpus before each continuation, in [1, 65536].",
+)
+_gen_len = click.option(
+    "--gen-len",
+    default=32,
+    show_default=True,
+    type=int,
+    help="Continuation tokens sampled (and scored) after each prompt, in [1, 65536].",
+)
+
+
+@main.command("onpolicy")
+@click.option(
+    "--student",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The student to continue: a model or run directory (e.g. distill train's OUT).",
+)
+@click.option(
+    "--teacher",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The live teacher: a model or run directory sharing the student's tokenizer.",
+)
+@_out("Run directory to create (the student lands in OUT/student).")
+@_data_paths(f"Where the prompts come from. {CORPUS_HELP}")
+@_val_fraction()
+@_prompt_len
+@_gen_len
+@click.option(
+    "--lambda",
+    "lmbda",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Probability that a micro-batch's continuations are the student's own samples "
+    "(GKD's lambda): 1 = fully on-policy, 0 = the corpus continuations only.",
+)
+@click.option(
+    "--objective",
+    default="full",
+    show_default=True,
+    type=click.Choice(["full", "sampled"]),
+    help="full: the divergence over the whole vocabulary at every continuation token; "
+    "sampled: the sampled-token estimator of reverse KL (teacher log-probs of the samples).",
+)
+@click.option(
+    "--gen-temperature",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Temperature the student samples at, in [0, 100] (sampled needs 1).",
+)
+@_divergence("reverse_kl")
+@_schedule(ONPOLICY_SCHEDULE)
+@_common
+@_refusals
+def onpolicy_cmd(
+    student: Path,
+    teacher: Path,
+    out: Path,
+    data_paths: tuple[Path, ...],
+    val_fraction: float,
+    prompt_len: int,
+    gen_len: int,
+    lmbda: float,
+    objective: str,
+    gen_temperature: float,
+    device: str,
+    quiet: bool,
+    resume: bool,
+    checkpoint_every: int,
+    **kw: Any,
+) -> None:
+    """Continue a student on its own samples, scored token by token by a live teacher
+    (on-policy distillation, GKD)."""
+    from distill import stages
+    from distill.config import OnPolicyConfig
+
+    policy = OnPolicyConfig(
+        lmbda=lmbda,
+        objective=objective,
+        prompt_len=prompt_len,
+        gen_len=gen_len,
+        gen_temperature=gen_temperature,
+    )
+    outcome = stages.on_policy(
+        teacher_path=teacher,
+        student_path=student,
+        out_dir=out,
+        data_paths=data_paths,
+        val_fraction=val_fraction,
+        cfg=_train_config(**kw),
+        policy=policy,
+        device=device,
+        resume=resume,
+        quiet=quiet,
+        checkpoint_every=checkpoint_every,
+    )
+    _report(outcome.model_dir, outcome.metadata)
+    nll = outcome.metadata["epochs"][-1].get("teacher_nll_of_samples")
+    if nll is not None:
+        _say(f"teacher NLL of the student's samples: {nll:.4f} per token (last epoch)")
+
+
+@main.command("eval")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model directory, or a run directory that holds one.",
+)
+@_data_paths(
+    "A prepared store, or text/JSONL/Parquet files, folders or globs (repeatable); default: "
+    "the embedded pydoc corpus. Its validation split is read."
+)
+@click.option(
+    "--teacher",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A teacher (sharing the model's tokenizer) to score the model's own samples.",
+)
+@click.option(
+    "--samples",
+    default=32,
+    show_default=True,
+    type=click.IntRange(1, 1 << 20),
+    help="Samples the teacher scores (validation prompts, one continuation each).",
+)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Sampling seed, >= 0.")
+@click.option(
+    "--seq-len",
+    default=128,
+    show_default=True,
+    type=int,
+    help="Tokens per validation window, in [2, 65536].",
+)
+@click.option(
+    "--eval-windows",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1, 1 << 31),
+    help="Validation windows the cross-entropy is measured on.",
+)
+@_prompt_len
+@_gen_len
+@_val_fraction()
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="Output format.",
+)
+@_device
+@_refusals
+def eval_cmd(
+    model_path: Path,
+    data_paths: tuple[Path, ...],
+    teacher: Path | None,
+    samples: int,
+    seed: int,
+    seq_len: int,
+    eval_windows: int,
+    prompt_len: int,
+    gen_len: int,
+    val_fraction: float,
+    fmt: str,
+    device: str,
+) -> None:
+    """A model's validation cross-entropy and, with --teacher, the teacher's mean NLL per token
+    of the model's own samples (the exposure-bias measure)."""
+    import json
+
+    from distill import stages
+
+    result = stages.evaluate(
+        model_path=model_path,
+        data_paths=data_paths,
+        teacher_path=teacher,
+        samples=samples,
+        seed=seed,
+        seq_len=seq_len,
+        eval_windows=eval_windows,
+        prompt_len=prompt_len,
+        gen_len=gen_len,
+        val_fraction=val_fraction,
+        device=device,
+    )
+    if fmt == "json":
+        _say(json.dumps(result, indent=2, sort_keys=True))
+        return
+    _say(f"model: {result['model']}")
+    _say(f"val_loss: {result['val_loss']:.4f} ({result['val_windows']} windows of {seq_len})")
+    if "teacher_nll_of_samples" in result:
+        _say(
+            f"teacher NLL of samples: {result['teacher_nll_of_samples']:.4f} per token "
+            f"({samples} samples of {gen_len} tokens, teacher {result['teacher']})"
+        )
+        _say(
+            f"model NLL of samples:   {result['model_nll_of_samples']:.4f} per token; "
+            f"reverse KL estimate {result['reverse_kl_of_samples']:.4f}"
+        )
 
 
 @main.command()
@@ -545,13 +779,23 @@ def export(model_path: Path, fmt: str, out: Path) -> None:
     type=click.IntRange(min=1),
     help="Optimizer steps per student epoch, >= 1.",
 )
+@_data_paths(
+    "A prepared store, or files, folders or globs prepared once into OUT/data (repeatable); "
+    "default: the embedded pydoc corpus.",
+    dest="data",
+)
 @click.option(
-    "--data",
-    "data",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A prepared store, or files, folders or globs prepared once into OUT/data "
-    "(repeatable); default: the embedded pydoc corpus.",
+    "--on-policy",
+    is_flag=True,
+    help="Add an on-policy phase (distill onpolicy) after the distilled student, a fourth "
+    "row, and the teacher's NLL of each model's samples beside its validation loss.",
+)
+@click.option(
+    "--onpolicy-steps",
+    default=ONPOLICY_SCHEDULE.steps_per_epoch,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Optimizer steps of the on-policy phase, >= 1.",
 )
 @_drift_tolerance
 @_common

@@ -14,6 +14,7 @@ from distill.errors import ConfigError
 # here so the config stays importable without torch
 DIVERGENCE_NAMES = ("forward_kl", "reverse_kl", "jsd", "skew_kl", "tvd")
 TAIL_POLICIES = ("zero", "bucket")
+OBJECTIVES = ("full", "sampled")  # distill onpolicy --objective
 
 
 def _check(ok: bool, message: str) -> None:
@@ -130,6 +131,39 @@ class TrainConfig:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OnPolicyConfig:
+    """The on-policy phase (GKD): with probability `lmbda` (TRL's name for GKD's lambda) a
+    micro-batch's continuations are the student's own samples, otherwise the corpus's; the
+    loss is taken on the `gen_len` continuation tokens after a `prompt_len` prompt."""
+
+    lmbda: float = 1.0
+    objective: str = "full"
+    prompt_len: int = 32
+    gen_len: int = 32
+    gen_temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        _in_range("lambda", self.lmbda, 0.0, 1.0)
+        _check(
+            self.objective in OBJECTIVES,
+            f"unknown objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}",
+        )
+        _in_range("prompt_len", self.prompt_len, 1, 65536)
+        _in_range("gen_len", self.gen_len, 1, 65536)
+        _in_range("gen_temperature", self.gen_temperature, 0.0, 100.0)
+        _check(
+            self.objective != "sampled" or self.gen_temperature == 1.0,
+            "the sampled objective estimates KL(q || p) from samples of q itself: it needs "
+            f"--gen-temperature 1, got {self.gen_temperature:g}",
+        )
+
+    @property
+    def window(self) -> int:
+        """Tokens a micro-batch row holds: the prompt and the corpus's continuation."""
+        return self.prompt_len + self.gen_len
+
+
 def as_dict(config: Any) -> dict[str, Any]:
     """The resolved config as plain JSON-able data (for manifests and checkpoints)."""
     return dataclasses.asdict(config)
@@ -142,7 +176,11 @@ class Schedule:
     epochs: int
     steps_per_epoch: int
     lr: float
+    drift_tolerance: float = 0.05  # the drift gate: the weights must move more than this
 
 
 TEACHER_SCHEDULE = Schedule(epochs=2, steps_per_epoch=450, lr=3e-3)
 STUDENT_SCHEDULE = Schedule(epochs=3, steps_per_epoch=250, lr=3e-3)
+# On-policy continues a trained student: a small learning rate (at 1e-3 the tiny student traded
+# its corpus loss for the teacher's modes) and weights that move less than a fresh run's.
+ONPOLICY_SCHEDULE = Schedule(epochs=1, steps_per_epoch=100, lr=1e-4, drift_tolerance=0.002)

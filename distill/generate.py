@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from distill.model import find_model_dir, is_builtin_dir
+from distill.rollout import continue_ids
 
 
-@torch.no_grad()
 def sample(
     model: nn.Module,
     prompt: list[int],
@@ -19,21 +19,16 @@ def sample(
     temperature: float,
     seed: int,
     device: torch.device,
+    use_cache: bool = True,
 ) -> list[int]:
     """Token ids of `prompt` followed by up to `max_new_tokens` sampled ids."""
-    model.to(device).eval()
+    model.to(device)
     gen = torch.Generator(device=device).manual_seed(seed)
     ids = torch.tensor([prompt or [10]], dtype=torch.long, device=device)
-    limit = int(getattr(model, "max_seq_len", 1 << 20))
-    for _ in range(max_new_tokens):
-        logits = model(ids[:, -limit:])[0, -1].float()
-        if temperature == 0:
-            nxt = logits.argmax().view(1)
-        else:
-            probs = torch.softmax(logits / temperature, dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=gen)
-        ids = torch.cat([ids, nxt.view(1, 1)], dim=1)
-    out: list[int] = ids[0].tolist()
+    new = continue_ids(
+        model, ids, steps=max_new_tokens, temperature=temperature, gen=gen, use_cache=use_cache
+    )
+    out: list[int] = torch.cat([ids, new], dim=1)[0].tolist()
     return out if prompt else out[1:]
 
 

@@ -3,6 +3,7 @@ loaded with local_files_only: nothing is ever downloaded at run time."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,18 @@ class HFCausalLM(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.inner(input_ids=idx).logits
         return logits if self.vocab_limit is None else logits[..., : self.vocab_limit]
+
+    def decode(self, idx: torch.Tensor, past: Any) -> tuple[torch.Tensor, Any]:
+        """Logits of `idx` continuing the positions in `past` (the model's own KV cache, None
+        at the start), and the extended cache."""
+        # transformers 5 names the cache `cache`; 4.x `past_key_values`
+        params = inspect.signature(self.inner.forward).parameters
+        key = "cache" if "cache" in params else "past_key_values"
+        out = self.inner(input_ids=idx, use_cache=True, **{key: past})
+        logits: torch.Tensor = out.logits
+        if self.vocab_limit is not None:
+            logits = logits[..., : self.vocab_limit]
+        return logits, out[key]
 
 
 def load_causal_lm(model_dir: Path) -> HFCausalLM:

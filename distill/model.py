@@ -69,6 +69,18 @@ def resolve_size(spec: str) -> GPTConfig:
         raise ConfigError(f"model config {path}: {exc}") from None
 
 
+class KVCache:
+    """Every layer's keys and values so far, (B, H, L, D) each, preallocated to the model's
+    context: a decoding step attends to them instead of recomputing the prefix."""
+
+    def __init__(self, model: GPT, batch: int, device: torch.device, dtype: torch.dtype) -> None:
+        cfg = model.config
+        shape = (batch, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head)
+        self.keys = [torch.empty(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.values = [torch.empty(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.length = 0  # positions filled
+
+
 class Block(nn.Module):
     """Pre-norm attention + MLP with residuals."""
 
@@ -82,11 +94,23 @@ class Block(nn.Module):
         self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
         self.fc_out = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor] | None = None, start: int = 0
+    ) -> torch.Tensor:
+        """`x` holds positions start..start+T; with `kv` (a KVCache layer) their keys and
+        values are stored there and the attention also reads the `start` before them."""
         b, t, c = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        mask: torch.Tensor | None = None
+        if kv is not None:
+            kv[0][:, :, start : start + t] = k
+            kv[1][:, :, start : start + t] = v
+            k, v = kv[0][:, :, : start + t], kv[1][:, :, : start + t]
+            if start and t > 1:  # new positions see the cached ones and the causal part
+                mask = torch.ones(t, start + t, dtype=torch.bool, device=x.device).tril(start)
+        causal = mask is None and start == 0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
         out: torch.Tensor = x + self.fc_out(F.gelu(self.fc(self.ln2(x))))
         return out
@@ -116,15 +140,24 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor, *, hidden: bool = False) -> torch.Tensor:
+    def forward(
+        self, idx: torch.Tensor, *, hidden: bool = False, cache: KVCache | None = None
+    ) -> torch.Tensor:
         """Logits (B, T, V); with `hidden`, the final hidden states (B, T, C) instead, for a
-        loss fused with the head (`self.wte.weight`, (V, C)) that never builds the logits."""
+        loss fused with the head (`self.wte.weight`, (V, C)) that never builds the logits.
+        With `cache`, `idx` continues the positions the cache holds, and extends it."""
         t = idx.shape[1]
-        if t > self.max_seq_len:
-            raise ModelError(f"sequence of {t} tokens exceeds the model's {self.max_seq_len}")
-        x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
-        for block in self.blocks:
-            x = block(x)
+        start = cache.length if cache is not None else 0
+        if start + t > self.max_seq_len:
+            raise ModelError(
+                f"sequence of {start + t} tokens exceeds the model's {self.max_seq_len}"
+            )
+        x = self.wte(idx) + self.wpe(torch.arange(start, start + t, device=idx.device))
+        for i, block in enumerate(self.blocks):
+            kv = (cache.keys[i], cache.values[i]) if cache is not None else None
+            x = block(x, kv, start)
+        if cache is not None:
+            cache.length = start + t
         x = self.ln_f(x)
         return x if hidden else F.linear(x, self.wte.weight)
 

@@ -20,9 +20,12 @@ EPOCH_COLUMNS = (
     ("ce_loss", "CE", "{:.4f}"),
     ("lr", "lr", "{:.2e}"),
     ("tokens_seen", "tokens seen", "{:,d}"),
+    ("teacher_nll_of_samples", "teacher NLL of samples", "{:.4f}"),
+    ("on_policy_fraction", "sampled", "{:.0%}"),
     ("tokens_per_second", "tokens/s", "{:,.0f}"),
     ("wall_seconds", "wall s", "{:.1f}"),
 )
+OPTIONAL = {"teacher_nll_of_samples", "on_policy_fraction"}  # on-policy runs' columns
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
@@ -44,6 +47,8 @@ def _printable(text: str) -> str:
 
 
 def _cell(value: Any, fmt: str) -> str:
+    if value is None:  # recorded as not applicable (no sample that epoch)
+        return "-"
     try:
         return escape(fmt.format(value))
     except (ValueError, TypeError):
@@ -95,10 +100,11 @@ def _clock(key: str) -> str:
 
 
 def _epochs_table(epochs: Sequence[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{escape(title)}</th>" for _, title, _ in EPOCH_COLUMNS)
+    columns = [c for c in EPOCH_COLUMNS if c[0] not in OPTIONAL or any(c[0] in e for e in epochs)]
+    head = "".join(f"<th>{escape(title)}</th>" for _, title, _ in columns)
     body = "".join(
         "<tr>"
-        + "".join(f"<td{_clock(k)}>{_cell(e.get(k, ''), f)}</td>" for k, _, f in EPOCH_COLUMNS)
+        + "".join(f"<td{_clock(k)}>{_cell(e.get(k, ''), f)}</td>" for k, _, f in columns)
         + "</tr>"
         for e in epochs
     )

@@ -13,9 +13,11 @@ from typing import Any
 
 from distill import inputs, report, runlock, stages, store
 from distill.config import (
+    ONPOLICY_SCHEDULE,
     STUDENT_SCHEDULE,
     TEACHER_SCHEDULE,
     DataConfig,
+    OnPolicyConfig,
     PrecomputeConfig,
     Schedule,
     TrainConfig,
@@ -23,7 +25,11 @@ from distill.config import (
 from distill.errors import OutputExistsError
 from distill.train import METADATA, Outcome
 
-PARTS = ("teacher", "cache", "distill", "scratch", "report.html", "loss.png", inputs.RUN_STORE)
+PARTS = (
+    "teacher", "cache", "distill", "onpolicy", "scratch", "report.html", "loss.png",
+    inputs.RUN_STORE,
+)  # fmt: skip
+SCORED_SAMPLES = 64  # samples per model the teacher scores for the on-policy table
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +42,8 @@ class Plan:
     student_steps: int = STUDENT_SCHEDULE.steps_per_epoch
     data: tuple[Path, ...] = ()  # a prepared store or raw files; () = the embedded corpus
     drift_tolerance: float = TrainConfig().drift_tolerance
+    on_policy: bool = False  # add the on-policy phase and the samples' column
+    onpolicy_steps: int = ONPOLICY_SCHEDULE.steps_per_epoch
 
 
 def run_all(
@@ -90,17 +98,65 @@ def _stages(
         device=device, quiet=quiet,
     )  # fmt: skip
     echo(f"scratch:  {scratch.model_dir}  val_loss {_val_loss(scratch):.4f}")
+    rows = {"teacher": teacher, "distilled": student}
+    if plan.on_policy:
+        online = _on_policy(teacher, student, out_dir / "onpolicy", seed, plan, device, quiet)
+        echo(f"onpolicy: {online.model_dir}  val_loss {_val_loss(online):.4f}")
+        rows["distilled + on-policy"] = online
+    rows["from scratch"] = scratch
     echo(f"metadata: {out_dir / 'distill' / METADATA}")
     echo(f"sample:   {_sample(student.model_dir, seed, device)!r}")
-    _report(out_dir, seed, device, echo, (teacher, student, scratch))
+    nll = _scored(rows, teacher, seed, plan, device) if plan.on_policy else None
+    _report(out_dir, seed, device, echo, rows, nll)
     wall = time.perf_counter() - start
     echo(f"wall:     {wall:.1f} s")
-    return {
+    figures = {
         "teacher_val_loss": _val_loss(teacher),
         "student_val_loss": _val_loss(student),
         "scratch_val_loss": _val_loss(scratch),
         "wall_seconds": wall,
     }
+    if plan.on_policy:
+        figures["onpolicy_val_loss"] = _val_loss(rows["distilled + on-policy"])
+    return figures
+
+
+def _on_policy(
+    teacher: Outcome, student: Outcome, out: Path, seed: int, plan: Plan, device: str,
+    quiet: bool,
+) -> Outcome:  # fmt: skip
+    """Continue the distilled student on its own samples, scored by the teacher."""
+    cfg = TrainConfig(
+        seed=seed,
+        epochs=ONPOLICY_SCHEDULE.epochs,
+        steps_per_epoch=plan.onpolicy_steps,
+        lr=ONPOLICY_SCHEDULE.lr,
+        divergence="reverse_kl",
+        drift_tolerance=min(plan.drift_tolerance, ONPOLICY_SCHEDULE.drift_tolerance),
+    )
+    return stages.on_policy(
+        teacher_path=teacher.model_dir, student_path=student.model_dir, out_dir=out,
+        data_paths=plan.data, val_fraction=DataConfig().val_fraction, cfg=cfg,
+        policy=OnPolicyConfig(), device=device, resume=False, quiet=quiet,
+    )  # fmt: skip
+
+
+def _scored(
+    rows: dict[str, Outcome], teacher: Outcome, seed: int, plan: Plan, device: str
+) -> dict[str, float]:
+    """The teacher's mean NLL per token of each model's own samples (distill eval)."""
+    policy, data = OnPolicyConfig(), DataConfig()
+
+    def score(run: Outcome) -> float:
+        found = stages.evaluate(
+            model_path=run.model_dir, data_paths=plan.data, teacher_path=teacher.model_dir,
+            samples=SCORED_SAMPLES, seed=seed, seq_len=data.seq_len, eval_windows=1,
+            prompt_len=policy.prompt_len, gen_len=policy.gen_len,
+            val_fraction=data.val_fraction, device=device,
+        )  # fmt: skip
+        return float(found["teacher_nll_of_samples"])
+
+    return {name: score(run) for name, run in rows.items()}
 
 
 def _report(
@@ -108,27 +164,35 @@ def _report(
     seed: int,
     device: str,
     echo: Callable[[str], None],
-    runs: tuple[Outcome, Outcome, Outcome],
+    rows: dict[str, Outcome],
+    nll: dict[str, float] | None,
 ) -> None:
     """Write report.html and loss.png, then print the comparison and where they are."""
     html, chart = report.write_report([out_dir], out_dir, seed=seed, device=device)
-    for line in table(*(_val_loss(r) for r in runs)):
+    for line in table({name: _val_loss(run) for name, run in rows.items()}, nll):
         echo(line)
     echo(f"report:   {html}")
     echo(f"chart:    {chart}")
 
 
-def table(teacher: float, distilled: float, scratch: float) -> list[str]:
-    """The three-row comparison; the margin is what distillation bought over the baseline."""
-    return [
-        "| run          | val loss | vs from scratch |",
-        "|--------------|----------|-----------------|",
-        f"| teacher      | {teacher:8.4f} | {teacher - scratch:+15.4f} |",
-        f"| distilled    | {distilled:8.4f} | {distilled - scratch:+15.4f} |",
-        f"| from scratch | {scratch:8.4f} | {0.0:+15.4f} |",
-        f"margin: {scratch - distilled:+.4f} nats/token: {_verdict(scratch - distilled)} "
-        "(same student, steps and seed)",
-    ]
+def table(val: dict[str, float], nll: dict[str, float] | None = None) -> list[str]:
+    """The comparison, one row per model (teacher, distilled, [distilled + on-policy,] from
+    scratch); the margin is what distillation bought over the baseline. With `nll`, the
+    teacher's NLL of each model's own samples beside its validation loss."""
+    scratch = val["from scratch"]
+    width = max(len(name) for name in val)
+    extra_head, extra_rule = (" teacher NLL of samples |", "------------------------|")
+    head = f"| {'run':{width}} | val loss | vs from scratch |" + (extra_head if nll else "")
+    rule = f"|{'-' * (width + 2)}|----------|-----------------|" + (extra_rule if nll else "")
+    lines = [head, rule]
+    for name, loss in val.items():
+        cell = f" {nll[name]:22.4f} |" if nll else ""
+        lines.append(f"| {name:{width}} | {loss:8.4f} | {loss - scratch:+15.4f} |{cell}")
+    margin = scratch - val["distilled"]
+    lines.append(
+        f"margin: {margin:+.4f} nats/token: {_verdict(margin)} (same student, steps and seed)"
+    )
+    return lines
 
 
 def _verdict(margin: float) -> str:

@@ -17,8 +17,13 @@ from distill.runs import CacheInfo, Run
 
 METADATA = "metadata.json"
 CACHE_MANIFEST = Path("teacher_logits") / "manifest.json"
-ORDER = ("teacher", "distilled", "from-scratch")
-COLOURS = {"teacher": "#1f77b4", "distilled": "#d62728", "from-scratch": "#7f7f7f"}
+ORDER = ("teacher", "distilled", "on-policy", "from-scratch")
+COLOURS = {
+    "teacher": "#1f77b4",
+    "distilled": "#d62728",
+    "on-policy": "#2ca02c",
+    "from-scratch": "#7f7f7f",
+}
 _EPOCH_KEYS = ("epoch", "train_loss", "val_loss")
 # Sampling for the page and for `distill run`'s sample line: the temperature the demo has
 # always used.
@@ -64,18 +69,22 @@ def _model_key(config: dict[str, Any], prefix: str) -> str:
 
 
 def label_runs(dirs: Sequence[Path], metas: Sequence[dict[str, Any]]) -> list[str]:
-    """distilled for a `train` run; a pretrained model whose weights a distilled run's cache
-    came from is its teacher; one shaped like a distilled student is the from-scratch
-    baseline; any other pretrained model is a teacher."""
+    """distilled for a `train` run, on-policy for an `onpolicy` one; a pretrained model whose
+    weights a distilled run's cache (or an on-policy run) came from is its teacher; one shaped
+    like a distilled student is the from-scratch baseline; any other pretrained model is a
+    teacher."""
     from distill.model import fingerprint
 
     teachers = {m["config"].get("cache.teacher_fingerprint") for m in metas}
+    teachers |= {m["config"].get("teacher.fingerprint") for m in metas}
     students = {_model_key(m["config"], "student.") for m in metas}
     labels = []
     for run, meta in zip(dirs, metas, strict=True):
         config = meta["config"]
         if config.get("kind") == "train":
             labels.append("distilled")
+        elif config.get("kind") == "onpolicy":
+            labels.append("on-policy")
         elif (run / "model").is_dir() and fingerprint(run / "model") in teachers:
             labels.append("teacher")
         elif _model_key(config, "model.") in students:
@@ -157,23 +166,39 @@ def pyplot() -> Any:
 
 
 def plot_png(runs: Sequence[Run]) -> bytes:
-    """Train (dashed) and validation (solid) cross-entropy per epoch of every run on one
-    chart. A distilled run's objective mixes in the KL term, so its train line is its CE
-    part: every line is then nats/token of the same quantity."""
+    """Validation cross-entropy per epoch (solid, dots) and the training loss every few steps
+    (thin; the run's own objective: CE for a pretrained model, the KD mixture for a
+    distilled one, the divergence on its own samples for an on-policy one) of every run on
+    one chart, against epochs. A run without a per-step log shows its train CE per epoch
+    (dashed)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     labels = [r.label for r in runs]
+    # an on-policy run continues the distilled student: drawn after its last epoch
+    distilled = [r for r in runs if r.label == "distilled"]
+    after = int(distilled[0].epochs[-1]["epoch"]) if len(distilled) == 1 else 0
     try:
         for run in runs:
-            x = [int(e["epoch"]) for e in run.epochs]
+            shift = after if run.label == "on-policy" else 0
+            x = [int(e["epoch"]) + shift for e in run.epochs]
             colour = COLOURS[run.label]
             name = run.label if labels.count(run.label) == 1 else f"{run.label} ({run.path.name})"
             ax.plot(x, [e["val_loss"] for e in run.epochs], "o-", color=colour, label=name)
-            train = [e.get("ce_loss", e["train_loss"]) for e in run.epochs]
-            ax.plot(x, train, "--", color=colour, alpha=0.6)
+            steps = run.metadata.get("steps") or []
+            first = run.epochs[0]
+            per_epoch = float(first.get("step", 0)) / max(int(first["epoch"]), 1)
+            if steps and per_epoch > 0:
+                at = [shift + s / per_epoch for s, _ in steps]
+                ax.plot(at, [v for _, v in steps], "-", color=colour, alpha=0.45, linewidth=0.8)
+            else:
+                train = [e.get("ce_loss", e["train_loss"]) for e in run.epochs]
+                ax.plot(x, train, "--", color=colour, alpha=0.6)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy (nats/token)")
-        ax.set_title("solid: validation, dashed: train", fontsize="medium")
+        ax.set_ylabel("nats/token")
+        ax.set_title(
+            "dots: validation cross-entropy per epoch; thin: training loss every few steps",
+            fontsize="medium",
+        )
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend()

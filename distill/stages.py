@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from distill import batches, cache, data, distributed, inputs, model, pairing, runlock
+from distill import (
+    batches,
+    cache,
+    data,
+    distributed,
+    inputs,
+    model,
+    onpolicy,
+    pairing,
+    runlock,
+    tokenizer,
+)
 from distill.checkpoint import CHECKPOINT
-from distill.config import DataConfig, PrecomputeConfig, TrainConfig, as_dict
+from distill.config import DataConfig, OnPolicyConfig, PrecomputeConfig, TrainConfig, as_dict
 from distill.errors import (
     CheckpointMismatchError,
     ConfigError,
@@ -277,6 +289,164 @@ def distill(
             world=world,
             checkpoint_every=checkpoint_every,
         )
+
+
+def _pair(teacher_path: Path, student_path: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """A teacher and a student that read the same ids: one tokenizer (by fingerprint) and one
+    vocabulary, padding rows past the tokenizer cut from either (as precompute does)."""
+    teacher_dir = model.find_model_dir(teacher_path)
+    student_dir = model.find_model_dir(student_path)
+    teacher, student = model.load_model(teacher_dir), model.load_model(student_dir)
+    theirs, mine = tokenizer.load(teacher_dir).ident, tokenizer.load(student_dir).ident
+    if not tokenizer.same(theirs.label, mine.label):
+        raise ModelError(
+            f"tokenizer mismatch: the teacher {teacher_path} uses "
+            f"{tokenizer.describe(theirs.label)}, the student {student_path} "
+            f"{tokenizer.describe(mine.label)}; distil between models that share one tokenizer"
+        )
+    t_vocab = pairing.real_vocab(teacher, teacher_dir)
+    s_vocab = pairing.real_vocab(student, student_dir)
+    if t_vocab != s_vocab:
+        raise ModelError(
+            f"vocabulary mismatch: the teacher has {t_vocab} ids, the student {s_vocab}; "
+            "they must share one vocabulary"
+        )
+    return teacher, student
+
+
+def _fits(net: torch.nn.Module, role: str, tokens: int, what: str) -> None:
+    limit = int(getattr(net, "max_seq_len", 1 << 20))
+    if tokens > limit:
+        raise ConfigError(f"{what} ({tokens} tokens) exceeds the {role}'s context of {limit}")
+
+
+def on_policy(
+    *,
+    teacher_path: Path,
+    student_path: Path,
+    out_dir: Path,
+    data_paths: Sequence[Path],
+    val_fraction: float,
+    cfg: TrainConfig,
+    policy: OnPolicyConfig,
+    device: str,
+    resume: bool,
+    quiet: bool,
+    checkpoint_every: int = 0,
+) -> Outcome:
+    """Continue a student on its own samples, scored by a live frozen teacher."""
+    world, dev = _world(device)
+    teacher, student = _pair(teacher_path, student_path)
+    for net, role in ((teacher, "teacher"), (student, "student")):
+        _fits(net, role, policy.window, "--prompt-len + --gen-len")
+    cfg = dataclasses.replace(cfg, alpha=1.0)  # the divergence alone: no CE on own samples
+    fresh = not out_dir.exists()
+    with claim(out_dir, world, resume):
+        corpus, data_cfg = inputs.load_corpus(
+            data_paths, run_dir=out_dir, model_dir=model.find_model_dir(teacher_path),
+            vocab_size=model.vocab_size(teacher),
+            data_cfg=DataConfig(seq_len=policy.window, val_fraction=val_fraction), world=world,
+            role="teacher", fresh=fresh,
+        )  # fmt: skip
+        run_config = {
+            "kind": "onpolicy",
+            "teacher.fingerprint": model.fingerprint(teacher_path),
+            "student.fingerprint": model.fingerprint(student_path),
+            "data_fingerprint": data.fingerprint(corpus, data_cfg),
+            **_flat("data", as_dict(data_cfg)),
+            **_flat("train", as_dict(cfg)),
+            **_flat("onpolicy", as_dict(policy)),
+        }
+        objective = onpolicy.OnPolicy(
+            teacher=onpolicy.freeze(teacher.to(dev)), policy=policy, config=cfg, rank=world.rank
+        )
+        return _train_with_progress(
+            "onpolicy",
+            quiet,
+            student,
+            batches.from_corpus(corpus, policy.window),
+            config=cfg,
+            out_dir=out_dir,
+            model_subdir="student",
+            run_config=run_config,
+            device=dev,
+            resume=resume,
+            world=world,
+            checkpoint_every=checkpoint_every,
+            objective=objective,
+        )
+
+
+def evaluate(
+    *,
+    model_path: Path,
+    data_paths: Sequence[Path],
+    teacher_path: Path | None,
+    samples: int,
+    seed: int,
+    seq_len: int,
+    eval_windows: int,
+    prompt_len: int,
+    gen_len: int,
+    val_fraction: float,
+    device: str,
+) -> dict[str, Any]:
+    """A model's validation cross-entropy on the data and, with a teacher, the teacher's mean
+    NLL per token of `samples` of the model's own continuations of validation prompts (the
+    exposure-bias measure: what the teacher thinks of what the model writes)."""
+    from distill import train as train_mod
+
+    _, dev = _world(device)
+    model_dir = model.find_model_dir(model_path)
+    if teacher_path is not None:
+        teacher, net = _pair(teacher_path, model_path)
+    else:
+        teacher, net = None, model.load_model(model_dir)
+        pairing.real_vocab(net, model_dir)
+    _fits(net, "model", seq_len, "--seq-len")
+    policy = OnPolicyConfig(prompt_len=prompt_len, gen_len=gen_len)
+    net.to(dev)
+    data_cfg = DataConfig(seq_len=seq_len, val_fraction=val_fraction)
+    with tempfile.TemporaryDirectory(prefix="distill-eval-") as scratch:  # raw files' store
+        corpus, data_cfg = inputs.load_corpus(
+            data_paths, run_dir=Path(scratch), model_dir=model_dir,
+            vocab_size=model.vocab_size(net), data_cfg=data_cfg, world=distributed.World(),
+            role="model", fresh=False,
+        )  # fmt: skip
+        cfg = TrainConfig(eval_windows=eval_windows, batch_size=16)
+        windows = data.windows(corpus.val, seq_len)[:eval_windows]
+        if not len(windows):
+            raise ConfigError(f"the validation split holds no window of {seq_len} tokens")
+        result: dict[str, Any] = {
+            "model": str(model_dir),
+            "val_loss": train_mod.evaluate(net, batches.from_corpus(corpus, seq_len), cfg, dev),
+            "val_windows": len(windows),
+            "seq_len": seq_len,
+        }
+        if teacher is not None and teacher_path is not None:
+            _fits(net, "model", policy.window, "--prompt-len + --gen-len")
+            _fits(teacher, "teacher", policy.window, "--prompt-len + --gen-len")
+            prompts = data.windows(corpus.val, prompt_len)[:samples, :prompt_len]
+            if len(prompts) < samples:
+                raise ConfigError(
+                    f"the validation split holds {len(prompts)} prompts of {prompt_len} tokens, "
+                    f"fewer than --samples {samples}"
+                )
+            scores = onpolicy.score_samples(
+                net, onpolicy.freeze(teacher.to(dev)), torch.from_numpy(prompts.astype("int64")),
+                policy=policy, seed=seed, device=dev,
+            )  # fmt: skip
+            result |= {
+                "teacher": str(model.find_model_dir(teacher_path)),
+                "teacher_nll_of_samples": scores.teacher_nll,
+                "model_nll_of_samples": scores.model_nll,
+                "reverse_kl_of_samples": scores.reverse_kl,
+                "samples": samples,
+                "prompt_len": prompt_len,
+                "gen_len": gen_len,
+                "seed": seed,
+            }
+    return result
 
 
 def generate(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from distill.checkpoint import (
     load_initial,
     rng_state,
     save_checkpoint,
-    seed_unused,
+    seed_generators,
     set_rng_state,
 )
 from distill.config import TrainConfig
@@ -45,6 +45,27 @@ StepHook = Callable[[int, int, float, float], None]
 # From this vocabulary up, our GPT's loss is fused with its head (distill.fused): the (B, T, V)
 # logits are never built. Below it they are small and the plain chunked path is as fast.
 FUSE_MIN_VOCAB = 4096
+
+
+SUMS = 6  # per rank over an epoch: objective, kl, ce, tokens, teacher NLL of samples, sampled
+POINTS = 200  # metadata's per-step loss log holds about this many points per run
+
+
+class Objective(Protocol):
+    """A loss other than the offline one (distill.onpolicy): per micro-batch, from its
+    windows, the loss normalised by `normalizer`, and the teacher's summed NLL of the tokens
+    the student sampled itself with their count (0, 0 where it sampled none)."""
+
+    tokens_per_window: int  # the loss tokens of one window (the step's normaliser counts them)
+
+    def __call__(
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, *, step: int, micro: int,
+        normalizer: int,
+    ) -> tuple[kd.KDLoss, float, int]: ...  # fmt: skip
+
+    def record(self) -> dict[str, Any]:
+        """What metadata.json says about it, beside the config."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +98,7 @@ def student_loss(
         head["head"] = raw.wte.weight
     # The loss runs under autocast too: the fused head's matmuls then use bf16 on CUDA like
     # any linear layer, while the loss itself casts to fp32 (a no-op context on CPU).
-    with _autocast(x.device):
+    with autocast(x.device):
         out = model(x, hidden=True) if head else model(x)
         return kd.kd_loss(
             out,
@@ -131,7 +152,7 @@ def relative_change(model: nn.Module, initial: dict[str, torch.Tensor]) -> float
     return math.sqrt(diff) / max(math.sqrt(base), 1e-30)
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -160,6 +181,7 @@ def train(
     on_step: StepHook | None = None,
     world: World | None = None,
     checkpoint_every: int = 0,
+    objective: Objective | None = None,
 ) -> Outcome:
     """Train `model` on `batches`; checkpoint and append to metadata.json after each epoch,
     and checkpoint every `checkpoint_every` optimizer steps in between (0: epochs only). A
@@ -174,7 +196,9 @@ def train(
     per_step = config.batch_size * config.grad_accum
     steps_per_epoch = config.steps_per_epoch or max(batches.n_windows // per_step, 1)
     total_steps = steps_per_epoch * config.epochs
-    step_tokens = per_step * batches.seq_len  # every window is full: no ignored targets
+    # every window is full (no ignored targets); an objective counts its own loss tokens
+    step_tokens = per_step * (objective.tokens_per_window if objective else batches.seq_len)
+    log_every = max(total_steps // POINTS, 1)
     model.to(device).train()
     net = wrap(model, world, device)
     optimizer = make_optimizer(model, config)
@@ -184,10 +208,12 @@ def train(
     metadata: dict[str, Any] = {
         "config": run_config,
         "divergence": divergence_record(config),
+        **(objective.record() if objective else {}),
         "epochs": [],
+        "steps": [],  # [step, training loss] every `log_every` steps
     }
     step = 0
-    sums = np.zeros(4)  # this rank's objective, kl, ce, tokens over the current epoch
+    sums = np.zeros(SUMS)  # this rank's, over the current epoch
     if resume and not ckpt_path.is_file() and (out_dir / INITIAL).is_file():
         resume = False  # killed before its first checkpoint: the run starts again, the same
     if resume:  # a damaged or foreign checkpoint is refused here, before anything is written
@@ -201,7 +227,7 @@ def train(
         sums = epoch_sums(state, world, ckpt_path)
         initial = load_initial(out_dir / INITIAL)
     else:
-        seed_unused(config.seed)
+        seed_generators(config.seed)
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if world.main:  # first remove what killed runs left in this (locked) directory
         durable.sweep(out_dir, published=(model_subdir,))
@@ -233,6 +259,7 @@ def train(
                     "tokens_seen": tokens_seen + int(total[3]),
                     "tokens_per_second": total[3] / max(wall, 1e-9),
                     "processes": world.size,
+                    **(_sample_record(total) if objective else {}),
                 }
             )
             sums[:] = 0.0
@@ -263,29 +290,39 @@ def train(
             batches.fetch(local_slice(idx, world))
             for idx in _micro_batches(order, step_in_epoch, config)
         ]
+        step_loss = 0.0  # this rank's share of the step's loss
         for m, fetched in enumerate(micro):
             x, y, teacher = to_device(fetched, device)
             last = m == len(micro) - 1
             # DDP averages over ranks; each rank's share is scaled back up to a sum
+            nll, sampled = 0.0, 0
             with _no_sync(net, world, last):
-                out = student_loss(
-                    net,
-                    x,
-                    y,
-                    teacher,
-                    config,
-                    alpha=config.alpha,
-                    temperature=config.temperature,
-                    normalizer=step_tokens,
-                )
+                if objective is None:
+                    out = student_loss(
+                        net,
+                        x,
+                        y,
+                        teacher,
+                        config,
+                        alpha=config.alpha,
+                        temperature=config.temperature,
+                        normalizer=step_tokens,
+                    )
+                else:
+                    out, nll, sampled = objective(
+                        net, x, y, step=step, micro=m, normalizer=step_tokens
+                    )
                 if not world.all_true(bool(torch.isfinite(out.total))):
                     raise TrainingError(_non_finite(step, out.total, ckpt_path))
                 (out.total * world.size if world.size > 1 else out.total).backward()  # type: ignore[no-untyped-call]
+            step_loss += out.total.item()
             sums += (
                 out.total.item() * step_tokens,
                 out.kl * out.tokens,
                 out.ce * out.tokens,
                 out.tokens,
+                nll,
+                sampled,
             )
 
         # -- clip/step: the schedule advances only after a real update (see count_updates) --
@@ -298,6 +335,8 @@ def train(
             scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
+        if step % log_every == 0 or step == total_steps:  # every rank: world.sum is collective
+            metadata["steps"].append([step, world.sum([step_loss])[0]])
 
         # -- log --
         if on_step is not None:
@@ -341,9 +380,19 @@ def _checkpoint(
         )
 
 
+def _sample_record(total: list[float]) -> dict[str, Any]:
+    """An objective's epoch figures: the teacher's mean NLL per token of what the student
+    sampled itself (None when it sampled nothing), and the share of tokens it sampled."""
+    nll, sampled, tokens = total[4], total[5], total[3]
+    return {
+        "teacher_nll_of_samples": nll / sampled if sampled else None,
+        "on_policy_fraction": sampled / tokens,
+    }
+
+
 def epoch_sums(state: dict[str, Any], world: World, path: Path) -> np.ndarray:
     """This rank's running sums of the epoch a checkpoint was taken in."""
-    saved = state.get("sums") or [[0.0] * 4] * world.size
+    saved = state.get("sums") or [[0.0] * SUMS] * world.size
     if len(saved) != world.size:
         raise CheckpointMismatchError(
             f"{path} was written by {len(saved)} process(es) mid-epoch; resume it with as many"

@@ -148,3 +148,25 @@ def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> EngineRun:
         teacher=teacher,
         cache=cache,
     )
+
+
+@pytest.fixture(scope="session")
+def onpolicy_student(embedded_run: EngineRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A student distilled offline from FALSIFY-009's teacher until its samples are close to
+    the teacher's (300 steps): what `distill onpolicy` continues."""
+    out = tmp_path_factory.mktemp("onpolicy_student") / "student"
+    schedule = options(epochs=1, steps_per_epoch=300, batch_size=16)
+    train = options(cache=embedded_run.cache, out=out, student_size=embedded_run.size_file)
+    succeeded(CliRunner().invoke(main, ["train", *train, *schedule, *QUIET_CPU]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def micro_student(micro_run: EngineRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A micro student distilled from the micro teacher's cache (20 steps): fast, for the
+    on-policy checks that need a student and a teacher that differ, not good ones."""
+    out = tmp_path_factory.mktemp("micro_student") / "student"
+    schedule = options(epochs=1, steps_per_epoch=20, batch_size=8)
+    train = options(cache=micro_run.cache, out=out, student_size=micro_run.size_file)
+    succeeded(CliRunner().invoke(main, ["train", *train, *schedule, *QUIET_CPU]))
+    return out

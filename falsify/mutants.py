@@ -389,3 +389,187 @@ def _divergence_option_ignored(monkeypatch: Any, tmp_path: Path) -> None:
         return real(model, x, y, teacher, config, **kw)
 
     monkeypatch.setattr(train, "student_loss", student_loss)
+
+
+# --- on-policy mutants (contracts/distill-on-policy-v1.yaml) ---------------------------------
+# Each patches one seam of distill.onpolicy (looked up at call time by the objective, the
+# stage and `distill eval`), or the sampler in distill.rollout, with the break its name says.
+
+
+@REGISTRY.register(
+    "rollout-from-corpus",
+    "the on-policy batches train on the corpus continuation, not the student's own samples",
+)
+def _rollout_from_corpus(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    def continuation(self: Any, net: Any, x: Any, *, step: int, micro: int) -> Any:
+        p, g = self.policy.prompt_len, self.policy.gen_len
+        return x[:, p : p + g], True
+
+    monkeypatch.setattr(onpolicy.OnPolicy, "continuation", continuation)
+
+
+@REGISTRY.register(
+    "rollout-from-teacher",
+    "the on-policy continuations are sampled from the teacher instead of the student",
+)
+def _rollout_from_teacher(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    real = onpolicy.OnPolicy.continuation
+
+    def continuation(self: Any, net: Any, x: Any, *, step: int, micro: int) -> Any:
+        return real(self, self.teacher, x, step=step, micro=micro)
+
+    monkeypatch.setattr(onpolicy.OnPolicy, "continuation", continuation)
+
+
+@REGISTRY.register(
+    "loss-includes-prompt",
+    "`distill.onpolicy.loss_targets` keeps the prompt's tokens as targets: the loss covers them",
+)
+def _loss_includes_prompt(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    monkeypatch.setattr(onpolicy, "loss_targets", lambda seq, p: (seq[:, :-1], seq[:, 1:].clone()))
+
+
+@REGISTRY.register(
+    "teacher-not-frozen",
+    "`distill.onpolicy.freeze` leaves the teacher's parameters wanting gradients and the "
+    "teacher is scored inside the graph, so the loss's backward reaches it",
+)
+def _teacher_not_frozen(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    monkeypatch.setattr(onpolicy, "freeze", lambda teacher: teacher)
+    monkeypatch.setattr(onpolicy, "teacher_logits", lambda teacher, inputs: teacher(inputs).float())
+
+
+def _sampled_variant(weights: Any, *, detach: bool = True) -> Any:
+    """`distill.onpolicy.sampled_loss` with `weights(cost)` in place of its costs-to-go less
+    the leave-one-out baseline; without `detach`, the costs keep their graph."""
+    import torch
+    from torch.nn import functional as F
+
+    from distill import loss
+    from distill.kernel import IGNORE_INDEX
+
+    def sampled_loss(student: Any, targets: Any, teacher: Any, *, normalizer: int) -> Any:
+        keep = targets != IGNORE_INDEX
+        ids = targets.clamp(min=0).unsqueeze(-1)
+        log_q = F.log_softmax(student.double(), dim=-1).gather(-1, ids).squeeze(-1)
+        log_p = F.log_softmax(teacher.double(), dim=-1).gather(-1, ids).squeeze(-1)
+        cost = torch.where(keep, log_q - log_p, 0.0)
+        cost = cost.detach() if detach else cost
+        surrogate = torch.where(keep, log_q * weights(cost), 0.0).sum()
+        total = (cost.sum().detach() + surrogate - surrogate.detach()) / max(normalizer, 1)
+        n = int(keep.sum())
+        kl = float(cost.sum().detach()) / max(n, 1)
+        return loss.KDLoss(total=total, kl=kl, ce=0.0, tokens=n)
+
+    return sampled_loss
+
+
+def _to_go(cost: Any) -> Any:
+    return cost.flip(-1).cumsum(-1).flip(-1)
+
+
+@REGISTRY.register(
+    "estimator-cost-not-detached",
+    "the sampled estimator's costs log q - log p keep their graph: gradient leaks through them",
+)
+def _estimator_cost_not_detached(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    monkeypatch.setattr(onpolicy, "sampled_loss", _sampled_variant(_to_go, detach=False))
+
+
+@REGISTRY.register(
+    "estimator-immediate-cost",
+    "the sampled estimator weighs grad log q(x_s) by the cost of token s alone, not by the "
+    "costs from s to the end (what later tokens owe to earlier ones is dropped)",
+)
+def _estimator_immediate_cost(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    monkeypatch.setattr(onpolicy, "sampled_loss", _sampled_variant(lambda cost: cost))
+
+
+@REGISTRY.register(
+    "estimator-baseline-includes-own",
+    "the sampled estimator's baseline is the batch mean including the sample's own cost-to-go: "
+    "no longer independent of it, so the gradient is shrunk by (B - 1) / B",
+)
+def _estimator_baseline_includes_own(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    def centred(cost: Any) -> Any:
+        to_go = _to_go(cost)
+        return to_go - to_go.mean(0, keepdim=True)
+
+    monkeypatch.setattr(onpolicy, "sampled_loss", _sampled_variant(centred))
+
+
+@REGISTRY.register(
+    "lambda-ignored",
+    "`distill.onpolicy.samples_this_micro` ignores --lambda: every micro-batch is sampled",
+)
+def _lambda_ignored(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import onpolicy
+
+    monkeypatch.setattr(onpolicy, "samples_this_micro", lambda lmbda, seed, step, micro: True)
+
+
+@REGISTRY.register(
+    "rollout-unseeded",
+    "the rollouts draw from a generator seeded by the clock, not from (seed, step, rank)",
+)
+def _rollout_unseeded(monkeypatch: Any, tmp_path: Path) -> None:
+    import time
+
+    from distill import onpolicy
+
+    real = onpolicy.draw_seed
+    monkeypatch.setattr(onpolicy, "draw_seed", lambda *parts: real(*parts, time.perf_counter_ns()))
+
+
+@REGISTRY.register(
+    "gen-temperature-ignored",
+    "the rollouts sample at temperature 1 whatever --gen-temperature says",
+)
+def _gen_temperature_ignored(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import rollout
+
+    real = rollout.pick
+    monkeypatch.setattr(rollout, "pick", lambda logits, temperature, gen: real(logits, 1.0, gen))
+
+
+@REGISTRY.register(
+    "onpolicy-stub",
+    "`distill onpolicy` copies the student to OUT/student and writes plausible metadata "
+    "without a step (the seed's stub, on-policy)",
+)
+def _onpolicy_stub(monkeypatch: Any, tmp_path: Path) -> None:
+    from distill import stages
+
+    def on_policy(**kw: Any) -> Any:
+        from distill import model
+        from distill.checkpoint import atomic_write_json
+        from distill.train import METADATA, Outcome
+
+        out_dir = kw["out_dir"]
+        stages.prepare_out(out_dir, resume=kw["resume"])
+        model.save_model(model.load_model(kw["student_path"]), out_dir / "student")
+        epoch = {"epoch": 1, "train_loss": 0.01, "val_loss": 3.0, "tokens_per_second": 0.0,
+                 "teacher_nll_of_samples": 2.0, "on_policy_fraction": 1.0}  # fmt: skip
+        metadata = {
+            "config": {"kind": "onpolicy"},
+            "epochs": [epoch],
+            "drift_gate": {"relative_change": 1.0, "tolerance": 0.05, "passed": True},
+        }
+        atomic_write_json(out_dir / METADATA, metadata)
+        return Outcome(model_dir=out_dir / "student", metadata=metadata)
+
+    monkeypatch.setattr(stages, "on_policy", on_policy)

@@ -339,6 +339,31 @@ def test_a_negative_seed_is_a_usage_error(command: list[str], tmp_path: Path) ->
 
 
 @pytest.mark.cli("distill run")
+def test_run_on_policy_adds_the_phase_a_fourth_row_and_the_samples_column(tmp_path: Path) -> None:
+    from distill.data import default_text
+
+    text = tmp_path / "mine.txt"
+    text.write_bytes(default_text()[:60_000])
+    sizes = ["--teacher-size", "tiny", "--teacher-steps", "6", "--student-steps", "4"]
+    out = tmp_path / "r"
+    result = invoke(
+        "run", "--out", out, "--data", text, *sizes, "--on-policy", "--onpolicy-steps", "3",
+        "--drift-tolerance", "0", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert rows[0].endswith("| teacher NLL of samples |")
+    names = [r.split("|")[1].strip() for r in rows[2:]]
+    assert names == ["teacher", "distilled", "distilled + on-policy", "from scratch"]
+    online = json.loads((out / "onpolicy" / "metadata.json").read_text(encoding="utf-8"))
+    assert online["config"]["kind"] == "onpolicy"
+    assert online["epochs"][-1]["step"] == 3
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="run-on-policy"' in page
+    assert "teacher NLL of samples" in page
+
+
+@pytest.mark.cli("distill run")
 def test_run_trains_the_baseline_on_the_same_data_as_the_teacher(tmp_path: Path) -> None:
     from distill.data import default_text
 

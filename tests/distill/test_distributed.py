@@ -94,3 +94,18 @@ def test_each_rank_takes_its_own_even_share_of_a_global_batch() -> None:
     assert shares == [[0, 1], [2, 3], [4, 5], [6, 7]]
     with pytest.raises(ConfigError, match="not divisible by 3"):
         local_slice(batch, World(rank=0, size=3))
+
+
+def test_two_processes_run_on_policy_each_rank_sampling_its_share(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    args = ["onpolicy", "--student", str(tiny_run.teacher), "--teacher", str(tiny_run.teacher)]
+    args += ["--data", str(tiny_run.data_file), "--prompt-len", "8", "--gen-len", "8"]
+    args += [*TRAIN, "--lambda", "0.5", "--drift-tolerance", "0", "--quiet", "--device", "cpu"]
+    two = torchrun([*args, "--out", str(tmp_path / "two")], cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-2000:]
+    meta = json.loads((tmp_path / "two" / "metadata.json").read_text())
+    assert [r["processes"] for r in meta["epochs"]] == [2, 2]
+    fractions = [r["on_policy_fraction"] for r in meta["epochs"]]
+    assert all(0.0 <= f <= 1.0 for f in fractions)
+    assert any(r["teacher_nll_of_samples"] for r in meta["epochs"])

@@ -47,7 +47,7 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
     } | {"student ->": os.readlink(run_dir / "student").encode()}
 
 
-@pytest.mark.parametrize("stage", ["train", "pretrain", "precompute", "prepare"])
+@pytest.mark.parametrize("stage", ["train", "pretrain", "onpolicy", "precompute", "prepare"])
 def test_a_stage_killed_at_random_moments_recovers_to_the_uninterrupted_end_state(
     harness: tuple[Path, dict[str, faults.Stage]], stage: str
 ) -> None:

@@ -264,3 +264,37 @@ def test_a_damaged_tokenizer_is_one_error_line(tmp_path: Path) -> None:
                  tmp_path / "tok")  # fmt: skip
     assert "cannot load the tokenizer in" in one_error_line(result)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_hf_model_samples_with_its_own_kv_cache_as_without_and_continues_on_policy(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    """`use_cache`: the same greedy ids as recomputing every prefix (past its 64 positions
+    too); and a HF student continues on-policy against a HF teacher, then evaluates."""
+    import torch
+
+    from distill.generate import sample
+    from distill.model import load_model
+
+    student_dir = tiny_gpt2(tmp_path / "student", 256)
+    net, cpu = load_model(student_dir), torch.device("cpu")
+    cached = sample(net, [72, 105], max_new_tokens=80, temperature=0.0, seed=0, device=cpu)
+    plain = sample(
+        net, [72, 105], max_new_tokens=80, temperature=0.0, seed=0, device=cpu, use_cache=False
+    )
+    assert cached == plain
+    teacher = tiny_gpt2(tmp_path / "teacher", 256)
+    result = cli(
+        "onpolicy", "--student", student_dir, "--teacher", teacher, "--out", tmp_path / "on",
+        "--data", tiny_run.data_file, "--prompt-len", 8, "--gen-len", 8, "--epochs", 1,
+        "--steps-per-epoch", 2, "--batch-size", 2, "--drift-tolerance", 0, "--device", "cpu",
+        "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = cli(
+        "eval", "--model", tmp_path / "on", "--teacher", teacher, "--data", tiny_run.data_file,
+        "--samples", 4, "--seq-len", 32, "--prompt-len", 8, "--gen-len", 8, "--format", "json",
+        "--device", "cpu",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["teacher_nll_of_samples"] > 0

@@ -146,8 +146,17 @@ def test_without_matplotlib_the_chart_is_refused_naming_the_extra(
 
 
 def test_the_run_table_states_the_margin_over_the_baseline() -> None:
-    lines = pipeline.table(1.5, 1.9, 2.1)
+    def val(teacher: float, distilled: float, scratch: float) -> dict[str, float]:
+        return {"teacher": teacher, "distilled": distilled, "from scratch": scratch}
+
+    lines = pipeline.table(val(1.5, 1.9, 2.1))
     assert lines[2].split("|")[1:3] == [" teacher      ", "   1.5000 "]
     assert "| distilled    |   1.9000 |         -0.2000 |" in lines
     assert lines[-1].startswith("margin: +0.2000 nats/token: distillation beats the same")
-    assert "did NOT beat" in pipeline.table(1.5, 2.2, 2.1)[-1]
+    assert "did NOT beat" in pipeline.table(val(1.5, 2.2, 2.1))[-1]
+    four = {**val(1.5, 1.9, 2.1), "distilled + on-policy": 1.8}
+    nll = {"teacher": 2.4, "distilled": 2.6, "distilled + on-policy": 2.5, "from scratch": 2.9}
+    lines = pipeline.table(four, nll)
+    assert lines[0].endswith("| teacher NLL of samples |")
+    row = "| distilled + on-policy |   1.8000 |         -0.3000 |                 2.5000 |"
+    assert row in lines

@@ -33,14 +33,25 @@ SCRIPT = textwrap.dedent(
         ["train", "--cache", "cache", "--out", "student", "--student-size", size, "--epochs",
          "2", "--steps-per-epoch", "3", "--batch-size", "4", "--checkpoint-every", "2",
          "--quiet"],
+        ["onpolicy", "--student", "student", "--teacher", "teacher", "--data", "store", "--out",
+         "onpolicy", "--prompt-len", "8", "--gen-len", "8", "--lambda", "0.5", "--epochs", "2",
+         "--steps-per-epoch", "2", "--batch-size", "4", "--checkpoint-every", "1",
+         "--drift-tolerance", "0", "--quiet"],
         ["export", "--model", "student", "--format", "hf", "--out", "hf"],
         ["report", "student", "teacher", "--out", "report"],
     ]
     for argv in commands:
         main.main(args=argv, standalone_mode=False)
-    with open("generated.txt", "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
-        sample = ["generate", "--model", "student", "--max-new-tokens", "16", "--temperature", "1"]
-        main.main(args=sample, standalone_mode=False)
+    printed = {
+        "generated.txt": ["generate", "--model", "student", "--max-new-tokens", "16",
+                          "--temperature", "1"],
+        "eval.json": ["eval", "--model", "onpolicy", "--teacher", "teacher", "--data", "store",
+                      "--seq-len", "32", "--samples", "4", "--prompt-len", "8", "--gen-len", "8",
+                      "--format", "json"],
+    }
+    for name, argv in printed.items():
+        with open(name, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
+            main.main(args=argv, standalone_mode=False)
     """
 )
 
@@ -78,6 +89,10 @@ def test_every_published_file_has_the_same_bytes_in_another_process(tmp_path: Pa
         "report/report.html",
         "report/loss.png",
         "generated.txt",
+        "onpolicy/student/model.safetensors",
+        "onpolicy/checkpoint.pt",
+        "onpolicy/metadata.json",
+        "eval.json",
     }
     assert expected <= set(first), sorted(expected - set(first))
     assert first.keys() == second.keys()
