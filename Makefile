@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test lint bench faults mutation check clean
+.PHONY: setup demo test lint bench bench-onpolicy faults mutation check clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# on-policy against offline distillation at demo scale, 2 corpora x 3 seeds (long)
+bench-onpolicy: $(STAMP)
+	$(BIN)/python -m bench onpolicy
 
 # kill -9 at random moments (50 per stage), the pv fuzz over 10,000 mutated contracts, and
 # pv over 1k/5k/10k contracts and one 50 MB contract

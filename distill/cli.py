@@ -843,4 +843,4 @@ def _report(model_dir: Path, metadata: dict[str, Any]) -> None:
         f"tokens/s: {last['tokens_per_second']:,.0f}"
     )
     gate = metadata["drift_gate"]
-    _say(f"drift gate: changed {gate['relative_change']:.1%} (> {gate['tolerance']:.0%})")
+    _say(f"drift gate: changed {gate['relative_change']:.1%} (> {gate['tolerance'] * 100:.3g}%)")

@@ -118,7 +118,7 @@ def _gate(run: Run) -> str:
     state = "passed" if gate.get("passed") else "failed"
     return (
         f'<p class="gate">drift gate: <span class="{state}">{state}</span>, the weights moved '
-        f"{float(gate['relative_change']):.1%} (must exceed {float(gate['tolerance']):.0%}; "
+        f"{float(gate['relative_change']):.1%} (must exceed {float(gate['tolerance']) * 100:.3g}%; "
         f"{escape(str(gate.get('measure', '')))})</p>"
     )
 

@@ -29,6 +29,7 @@ from distill.config import DataConfig, OnPolicyConfig, PrecomputeConfig, TrainCo
 from distill.errors import (
     CheckpointMismatchError,
     ConfigError,
+    DataError,
     DistillError,
     ModelError,
     OutputExistsError,
@@ -408,11 +409,15 @@ def evaluate(
     net.to(dev)
     data_cfg = DataConfig(seq_len=seq_len, val_fraction=val_fraction)
     with tempfile.TemporaryDirectory(prefix="distill-eval-") as scratch:  # raw files' store
-        corpus, data_cfg = inputs.load_corpus(
-            data_paths, run_dir=Path(scratch), model_dir=model_dir,
-            vocab_size=model.vocab_size(net), data_cfg=data_cfg, world=distributed.World(),
-            role="model", fresh=False,
-        )  # fmt: skip
+        try:
+            corpus, data_cfg = inputs.load_corpus(
+                data_paths, run_dir=Path(scratch), model_dir=model_dir,
+                vocab_size=model.vocab_size(net), data_cfg=data_cfg, world=distributed.World(),
+                role="model", fresh=False,
+            )  # fmt: skip
+        except DataError as exc:  # name the user's --data, not the scratch store made of it
+            said = str(exc).replace(str(Path(scratch) / inputs.RUN_STORE), "--data")
+            raise DataError(said) from None
         cfg = TrainConfig(eval_windows=eval_windows, batch_size=16)
         windows = data.windows(corpus.val, seq_len)[:eval_windows]
         if not len(windows):

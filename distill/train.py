@@ -458,7 +458,7 @@ def _finish(
         kept = f"only in {ckpt}" if ckpt.is_file() else "nowhere"
         raise TrainingError(
             f"drift gate failed: the trained model differs from its input by {change:.2%} "
-            f"(<= {config.drift_tolerance:.0%}); it was not really trained, so {model_dir} "
+            f"(<= {config.drift_tolerance * 100:.3g}%); it was not really trained, so {model_dir} "
             f"was not written (the rejected weights are {kept})"
         )
     return Outcome(model_dir=model_dir, metadata=metadata)

@@ -124,3 +124,13 @@ def test_eval_refuses_more_samples_than_the_validation_split_has_prompts(
         "--samples", 100000, "--seq-len", 32, "--prompt-len", 8, "--gen-len", 8,
     )  # fmt: skip
     refused(result, "fewer than --samples 100000")
+
+
+def test_eval_on_too_little_data_names_the_data_not_a_scratch_folder(
+    student: Path, tmp_path: Path
+) -> None:
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("too short")
+    result = cli("eval", "--model", student, "--data", tiny, "--seq-len", 32)
+    refused(result, "the store --data (")
+    assert "distill-eval-" not in result.output
