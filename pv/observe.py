@@ -14,7 +14,7 @@ import shlex
 import subprocess
 import sys
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypedDict
 
 from pv.intercept import ArgparseListener, ClickListener, Origins, Patch, entry_code, stack_codes
@@ -298,37 +298,32 @@ def callback_origin(command: Any) -> str | None:
 def tree_origins(cli: Any) -> dict[str, list[str]]:
     """callback origin -> the chain of names it sits at, for a click-family command tree."""
     out: dict[str, list[str]] = {}
-    todo: list[tuple[Any, list[str]]] = [(cli, [])]
-    seen: set[int] = set()
-    while todo:
-        node, chain = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node, chain in _walk(cli):
         origin = callback_origin(node)
         if origin is not None:
             out.setdefault(origin, chain)
-        todo += [(child, [*chain, name]) for name, child in _children(node)]
     return out
 
 
 def subcommand_chain(app: Any, cli: Any) -> list[str] | None:
     """The chain of names under which `cli` is a subcommand of the click or typer `app` (a
-    test may invoke a subcommand's own object), or None. Groups are walked through their
-    `commands` (and a typer app through the groups and commands it registers), never
-    by calling a lazy group's loader."""
-    todo: list[tuple[Any, list[str]]] = [(app, [])]
+    test may invoke a subcommand's own object), or None."""
+    return next((chain for node, chain in _walk(app) if node is cli and chain), None)
+
+
+def _walk(root: Any) -> Iterator[tuple[Any, list[str]]]:
+    """Every command under `root` once, with the chain of names it sits at. Groups are walked
+    through their `commands` (and a typer app through the groups it registers), never by
+    calling a lazy group's loader."""
+    todo: list[tuple[Any, list[str]]] = [(root, [])]
     seen: set[int] = set()
     while todo:
         node, chain = todo.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        for name, child in _children(node):
-            if child is cli:
-                return [*chain, name]
-            todo.append((child, [*chain, name]))
-    return None
+        yield node, chain
+        todo += [(child, [*chain, name]) for name, child in _children(node)]
 
 
 def _children(node: Any) -> list[tuple[str, Any]]:
