@@ -13,7 +13,7 @@ Speed, on one thread: sampling 128 tokens with the KV cache against recomputing 
 the share of an on-policy step spent generating, and an on-policy step (lambda 1) against an
 offline one, each the median of interleaved repeats in this process.
 
-Targets (the issue's): on-policy lowers the teacher's NLL of the samples by >= 5% against the
+Targets: on-policy lowers the teacher's NLL of the samples by >= 5% against the
 same number of offline steps without raising validation loss by more than 2%; generation with
 the cache >= 5x faster at 128 tokens; an on-policy step <= 3x an offline step.
 """
