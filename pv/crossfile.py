@@ -4,20 +4,10 @@ where they were written), so they run the same on fresh and on cached results.""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from pv.findings import Finding
+from pv.result import Located
 from pv.ruletable import severity
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Located:
-    """A name a file mentions, with where it mentions it (cross-file rules need both)."""
-
-    file: str
-    name: str
-    line: int
-    column: int
 
 
 def _at(rule: str, where: Located, path: str, message: str, hint: str | None = None) -> Finding:

@@ -9,8 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pv.crossfile import Located
 from pv.findings import Finding, count
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Located:
+    """A name a file mentions, with where it mentions it (cross-file rules need both)."""
+
+    file: str
+    name: str
+    line: int
+    column: int
+
 
 COUNTED = ("equations", "proof_obligations", "falsification_tests", "kani_harnesses")
 # Results that depend on more than the file's bytes (a publish manifest reads the schema

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pv import crossfile
-from pv.crossfile import Located
 from pv.files import Inputs, discover, display_name, stems_in
 from pv.findings import Finding, sort_findings
-from pv.result import COUNTED, FileResult, Report
+from pv.result import COUNTED, FileResult, Located, Report
 
 if TYPE_CHECKING:
     from pv.cache import Cache

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pv import crossfile, rules
-from pv.crossfile import Located
 from pv.load import load_bytes
+from pv.result import Located
 from pv.ruletable import RULES
 from pv.validate import check_document, validate_file, validate_paths
 
