@@ -1,6 +1,6 @@
 """Wires pv's mutant mechanism into the checks: every check gets an autouse fixture that
 fails on an undefined mutant name and, under `PV_MUTANT=name`, applies that mutant while
-(only) the checks that name it run. See pv/mutants.py and falsify/mutants.py."""
+(only) the checks that name it run. See pv/binding/mutants.py and falsify/mutants.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from distill.cli import main
 from distill.data import default_text
 from falsify.mutants import REGISTRY
-from pv import mutants as pv_mutants
+from pv.binding import mutants as pv_mutants
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pv.mutants import Registry
+from pv.binding.mutants import Registry
 
 REGISTRY = Registry()
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -281,8 +281,8 @@ def _concerns_distill(finding: Any) -> bool:
 @pytest.mark.falsifies("FALSIFY-APR-DISTILL-TRAIN-008")
 @pytest.mark.mutants("distill-cli-unregistered-option")
 def test_008_distill_cli_has_no_drift() -> None:
-    from pv.config import load_config
-    from pv.drift import run_drift
+    from pv.core.config import load_config
+    from pv.drift.drift import run_drift
 
     report = run_drift(load_config(pyproject=REPO_ROOT / "pyproject.toml"))
     assert report.commands

@@ -1,11 +1,11 @@
 """--pv-report documents for tests, complete in every field the typed reader checks
-(pv.idreport.read), so a test states only what it is about."""
+(pv.binding.idreport.read), so a test states only what it is about."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pv.bind import STATES
+from pv.binding.bind import STATES
 
 
 def id_entry(

@@ -83,14 +83,14 @@ GROUPS = (
     ),
     Group(
         name="rules",
-        files=("pv/rules.py",),
+        files=("pv/rules/rules.py",),
         tests=(
-            "tests/pv/test_rules.py",
-            "tests/pv/test_rules_mutation.py",
+            "tests/pv/rules/test_rules.py",
+            "tests/pv/rules/test_rules_mutation.py",
             # the kinds, the older spellings and the newer tool's own cases go through rules.py
-            "tests/pv/test_aprender_cases.py",
-            "tests/pv/test_kinds.py",
-            "tests/pv/test_validate.py",
+            "tests/pv/rules/test_aprender_cases.py",
+            "tests/pv/rules/test_kinds.py",
+            "tests/pv/rules/test_validate.py",
         ),
         target=0.80,
     ),

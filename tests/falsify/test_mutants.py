@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from falsify.mutants import REGISTRY, REPO_ROOT
-from pv.mutants import ENV_VAR, judge
+from pv.binding.mutants import ENV_VAR, judge
 
 CHECKS = REPO_ROOT / "falsify" / "test_apr_cli_distill_train_v1.py"
 CHECK_001 = "falsify/test_apr_cli_distill_train_v1.py::test_001_train_changes_student_weights"

@@ -1,4 +1,5 @@
-"""Every command reads a contract through the one contract model (pv.model), so on the same
+"""Every command reads a contract through the one contract model (pv.contracts.model), so on the
+same
 files they agree on which contracts there are, their equations' names and how many obligations,
 tests and harnesses each has, whichever dialect the file is written in."""
 

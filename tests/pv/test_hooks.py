@@ -58,7 +58,7 @@ def test_both_hook_files_define_pv_validate_and_pv_drift() -> None:
         ("contracts/x-v1.yaml", True, True),
         ("contracts/sub/x.yml", True, True),
         ("README.md", False, False),
-        ("pv/drift.py", False, True),
+        ("pv/drift/drift.py", False, True),
         ("pyproject.toml", False, True),
     ],
 )

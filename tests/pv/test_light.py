@@ -107,7 +107,7 @@ def test_every_module_pv_imports_is_a_declared_dependency() -> None:
         for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     }
     imported: set[str] = set()
-    for path in (ROOT / "pv").glob("*.py"):
+    for path in (ROOT / "pv").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 imported |= {a.name.split(".")[0] for a in node.names}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pv.cache import PACK, RUN
 from pv.cli import main
+from pv.contracts.cache import PACK, RUN
 
 CORPUS = Path(__file__).parents[2].parent / "shared" / "corpus" / "provable-contracts"
 EXAMPLES = Path(__file__).parent / "examples"
@@ -22,7 +22,7 @@ PV = str(Path(sys.executable).with_name("pv"))
 LIMITED_WRITE = """
 import resource, signal, sys
 from pathlib import Path
-from pv import atomic
+from pv.core import atomic
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
 try:
