@@ -1,16 +1,19 @@
-"""The contract dashboard (`pv report --html`): one static HTML page from a Board, styles and
-a few lines of plain JavaScript inline (a state filter), nothing fetched, so it opens from a
-CI artifact as well as from disk."""
+"""The contract dashboard (`pv report --html`): one static HTML page from a Board, rendered by
+templates/dashboard.html.j2 with autoescape; styles and a few lines of plain JavaScript (a
+state filter) inline, nothing fetched, so it opens from a CI artifact as well as from disk."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from html import escape
+import functools
+from typing import NamedTuple
+
+import jinja2
+from markupsafe import Markup
 
 from pv import __version__
 from pv.binding.bind import STATES
-from pv.core.findings import Finding
-from pv.views.board import Board, ContractView, IdRow
+from pv.core.ruletable import RULES
+from pv.views.board import Board, ContractView
 from pv.views.formula import to_html
 
 STYLE = """
@@ -52,109 +55,28 @@ document.querySelectorAll('#filter input').forEach(function (box) {
 """
 
 
-def _badge(state: str, kind: str = "state") -> str:
-    return f'<span class="{kind} {kind}-{escape(state)}">{escape(state)}</span>'
+class Equation(NamedTuple):
+    """One equation as the page shows it: its formula, domain and codomain, invariants."""
+
+    name: str
+    formula: str
+    fields: tuple[tuple[str, str], ...]
+    invariants: tuple[str, ...]
 
 
-def _filter(board: Board) -> str:
-    boxes = "".join(
-        f'<label><input type="checkbox" value="{s}" checked> {_badge(s)} '
-        f'<span id="count-{s}">{board.count(s)}</span></label>'
-        for s in STATES
-    )
-    return f'<fieldset id="filter"><legend>show ids that are</legend>{boxes}</fieldset>'
-
-
-def _equations(view: ContractView) -> str:
-    if not view.equations:
-        return ""
-    items = []
+def _equations(view: ContractView) -> list[Equation]:
+    out = []
     for name, body in view.equations:
-        formula = str(body.get("formula", ""))
-        extra = "".join(
-            f"<div>{escape(key)}: {escape(str(body[key]))}</div>"
-            for key in ("domain", "codomain")
-            if body.get(key)
-        )
         invariants = body.get("invariants")
-        if isinstance(invariants, list) and invariants:
-            extra += "<ul>" + "".join(f"<li>{escape(str(i))}</li>" for i in invariants) + "</ul>"
-        items.append(
-            f'<dt>{escape(name)}</dt><dd><div class="formula" title="{escape(formula)}">'
-            f"{to_html(formula)}</div>{extra}</dd>"
+        out.append(
+            Equation(
+                name=name,
+                formula=str(body.get("formula", "")),
+                fields=tuple((k, str(body[k])) for k in ("domain", "codomain") if body.get(k)),
+                invariants=tuple(map(str, invariants)) if isinstance(invariants, list) else (),
+            )
         )
-    return "<h3>Equations</h3><dl>" + "".join(items) + "</dl>"
-
-
-def _obligations(view: ContractView) -> str:
-    if not view.obligations:
-        return ""
-    rows = "".join(
-        f"<tr><td>{escape(o.type)}</td><td>{escape(o.property)}"
-        f'</td><td class="formula">{to_html(o.formal)}</td></tr>'
-        for o in view.obligations
-    )
-    return (
-        "<h3>Proof obligations</h3><table><tr><th>type</th><th>property</th><th>formal</th></tr>"
-        f"{rows}</table>"
-    )
-
-
-def _finding(f: Finding) -> str:
-    return (
-        f"<li><code>{escape(f.file)}:{f.line}</code> {escape(f.severity)} "
-        f'<b title="{escape(_title(f.rule))}">{escape(f.rule)}</b> {escape(f.message)}</li>'
-    )
-
-
-def _checks(row: IdRow) -> str:
-    if not row.checks:
-        return "none bound"
-    items = []
-    for c in row.checks:
-        took = f" {c.duration:.2f} s" if c.duration is not None else ""
-        outcome = f" ({escape(c.outcome)})" if c.outcome and c.outcome != row.state else ""
-        items.append(f"<li><code>{escape(c.nodeid)}</code>{took}{outcome}</li>")
-    return "<ul>" + "".join(items) + "</ul>"
-
-
-def _mutants(row: IdRow) -> str:
-    if not row.mutants:
-        return ""
-    return (
-        "<ul>"
-        + "".join(f"<li>{escape(m.name)} {_badge(m.status, 'mutant')}</li>" for m in row.mutants)
-        + "</ul>"
-    )
-
-
-def _id_row(row: IdRow, anchor: str) -> str:
-    findings = "<ul>" + "".join(_finding(f) for f in row.findings) + "</ul>" if row.findings else ""
-    return (
-        f'<tr class="id-row" id="{escape(anchor)}" data-id="{escape(row.id)}" '
-        f'data-state="{escape(row.state)}"><td><b>{escape(row.id)}</b><br>{escape(row.rule)}'
-        f"</td><td>{_badge(row.state)}</td><td>{escape(row.prediction)}"
-        f"<br><small>if it fails: {escape(row.if_fails)}</small></td><td>{_checks(row)}</td>"
-        f"<td>{_mutants(row)}</td><td>{findings}</td></tr>"
-    )
-
-
-def _contract(view: ContractView, anchors: Mapping[int, str]) -> str:
-    rows = "".join(_id_row(r, anchors[id(r)]) for r in view.ids)
-    table = (
-        '<h3>Falsification ids</h3><table class="ids"><colgroup><col class="id">'
-        '<col class="state"><col class="prediction"><col class="checks"><col class="mutants">'
-        "<col></colgroup><tr><th>id</th><th>state</th><th>prediction</th><th>checks</th>"
-        "<th>mutants</th><th>findings</th></tr>" + rows + "</table>"
-        if view.ids
-        else "<p>No falsification ids.</p>"
-    )
-    version = f" v{escape(view.version)}" if view.version else ""
-    return (
-        f'<section class="contract"><h2>{escape(view.name)}{version}</h2>'
-        f"<p><code>{escape(view.file)}</code></p><p>{escape(view.description)}</p>"
-        f"{table}{_equations(view)}{_obligations(view)}</section>"
-    )
+    return out
 
 
 def _anchors(board: Board) -> dict[int, str]:
@@ -167,53 +89,36 @@ def _anchors(board: Board) -> dict[int, str]:
     return out
 
 
-def _environment(board: Board) -> str:
-    env, undeclared = board.environment, board.undeclared
-    parts = [f"{escape(k)} {escape(str(v))}" for k, v in env.items() if v]
-    text = f"<p><small>{'; '.join(parts)}</small></p>" if parts else ""
-    if not board.mutants_run:
-        text += (
-            "<p>Mutant verdicts are not in this report: the mutants each check names are "
-            "listed as not-run (<code>pv falsify --mutants --format json</code> carries them)."
-            "</p>"
-        )
-    if undeclared:
-        text += (
-            "<p>Checks for ids no contract declares: "
-            + ", ".join(escape(i) for i in undeclared)
-            + "</p>"
-        )
-    if board.waived:
-        items = "".join(
-            f'<li><code title="{escape(_title(w.finding.rule))}">{escape(w.finding.rule)}</code> '
-            f"{escape(w.finding.message)}: "
-            f"<em>{escape(w.waiver.reason)}</em> <small>({escape(w.waiver.origin)})</small></li>"
-            for w in board.waived
-        )
-        text += f'<section id="waivers"><h2>Waivers in force</h2><ul>{items}</ul></section>'
-    return text
-
-
 def _title(rule: str) -> str:
     """The rule's one-line title and its help, from the rule table, for a tooltip."""
-    from pv.core.ruletable import RULES
-
     known = RULES.get(rule)
     return f"{known.title}. {known.help}" if known is not None else rule
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pv.views", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("dashboard.html.j2")
 
 
 def render(board: Board) -> str:
     """The whole page."""
     anchors = _anchors(board)
-    total = len(board.rows)
-    passed = board.count("passed")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>pv contract dashboard</title><style>{STYLE}</style></head><body>"
-        f'<h1>pv contract dashboard</h1><p id="verdict">{passed} of {total} ids passed; '
-        f"states from {escape(board.source)} (pv {escape(__version__)})</p>"
-        f"{_environment(board)}{_filter(board)}"
-        + "".join(_contract(c, anchors) for c in board.contracts)
-        + f"<script>{SCRIPT}</script></body></html>\n"
+    return _template().render(
+        board=board,
+        version=__version__,
+        states=STATES,
+        environment=[(k, v) for k, v in board.environment.items() if v],
+        style=Markup(STYLE),
+        script=Markup(SCRIPT),
+        anchor=lambda row: anchors[id(row)],
+        equations=_equations,
+        formula=lambda text: Markup(to_html(str(text))),  # built from escaped text
+        title=_title,
     )
