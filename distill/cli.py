@@ -14,12 +14,23 @@ from typing import Any, TypeVar
 import click
 
 from distill import __version__
-from distill.config import ONPOLICY_SCHEDULE, STUDENT_SCHEDULE, TEACHER_SCHEDULE, Schedule
+from distill.config import (
+    ONPOLICY_SCHEDULE,
+    SIZE_CHOICES,
+    STUDENT_SCHEDULE,
+    TEACHER_SCHEDULE,
+    DataConfig,
+    OnPolicyConfig,
+    Plan,
+    PrecomputeConfig,
+    SampleConfig,
+    Schedule,
+    TrainConfig,
+    knob_of,
+)
 from distill.errors import DistillError
 
 F = TypeVar("F", bound=Callable[..., Any])
-SIZE_CHOICES = "tiny, small, medium or a JSON file of GPT config fields"
-SEED = click.IntRange(min=0)
 # What the engine imports; pv's base install has none of them (they are the `distill` extra).
 ENGINE_MODULES = ("torch", "numpy", "safetensors", "tqdm")
 
@@ -51,6 +62,45 @@ def _refusals(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class KnobOption(click.Option):
+    """An option built from a config knob (`distill.config.knob`): its default, type, choices
+    and the range its help states are the field's, and the config validates the value."""
+
+    def __init__(self, *args: Any, config: type, field: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config, self.field = config, field
+
+
+def _knob(
+    config: type, name: str, *decls: str, default: Any = None, help_text: str | None = None
+) -> Callable[[F], F]:
+    """The option for knob `config.name`: `--name-with-dashes` unless `decls` say otherwise;
+    `default` (a stage's schedule) and `help_text` (may name `{range}`) override the field's."""
+    spec, field_default = knob_of(config, name)
+    value = field_default if default is None else default
+    return click.option(
+        *(decls or (f"--{name.replace('_', '-')}",)),
+        cls=KnobOption,
+        config=config,
+        field=name,
+        default=value,
+        show_default=True,
+        type=click.Choice(spec.choices) if spec.choices else type(value),
+        help=spec.describe(help_text),
+    )
+
+
+def _group(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Several options as one decorator, in the order `--help` lists them."""
+
+    def deco(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return deco
+
+
 _device = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -58,18 +108,15 @@ _device = click.option(
     show_default=True,
     help="Where to run; bf16 autocast is used on CUDA.",
 )
+_common = _group(
+    _device,
+    click.option("--quiet", is_flag=True, help="No progress bar (it is also off when not a tty)."),
+)
 
 
 def _out(help_text: str) -> Callable[[F], F]:
     """The required --out directory every stage writes into."""
     return click.option("--out", required=True, type=click.Path(path_type=Path), help=help_text)
-
-
-def _common(func: F) -> F:
-    func = _device(func)
-    return click.option(
-        "--quiet", is_flag=True, help="No progress bar (it is also off when not a tty)."
-    )(func)
 
 
 def _data_paths(
@@ -82,168 +129,60 @@ def _data_paths(
     )  # fmt: skip
 
 
-def _val_fraction(what: str = "corpus") -> Callable[[F], F]:
+def _dir(*decls: str, help_text: str, required: bool = True) -> Callable[[F], F]:
+    """A directory the stage reads: a model, a run or a cache."""
     return click.option(
-        "--val-fraction",
-        default=0.1,
-        show_default=True,
-        type=float,
-        help=f"Tail of the {what} held out for validation, in [0.01, 0.5].",
+        *decls, required=required, default=None, type=click.Path(path_type=Path), help=help_text
     )
+
+
+_model = _dir(
+    "--model", "model_path", help_text="Model directory, or a run directory that holds one."
+)
 
 
 CORPUS_HELP = (
     "A prepared store, or text/JSONL/Parquet files, folders or globs (repeatable; prepared "
     "into OUT/data); default: the embedded pydoc corpus."
 )
-
-
-def _data(func: F) -> F:
-    func = _data_paths(CORPUS_HELP)(func)
-    func = click.option(
-        "--seq-len",
-        default=128,
-        show_default=True,
-        type=int,
-        help="Tokens per training window, in [2, 65536].",
-    )(func)
-    result: F = _val_fraction()(func)
-    return result
-
-
-def _drift(default: float) -> Callable[[F], F]:
-    return click.option(
-        "--drift-tolerance",
-        default=default,
-        show_default=True,
-        type=click.FloatRange(0.0, 10.0),
-        help="Publish the model only if its weights moved by more than this fraction; "
-        "0 for a deliberate smoke run of a few steps.",
-    )
-
-
-_drift_tolerance = _drift(STUDENT_SCHEDULE.drift_tolerance)
+_val_fraction = _knob(DataConfig, "val_fraction")
+_data = _group(_data_paths(CORPUS_HELP), _knob(DataConfig, "seq_len"), _val_fraction)
+_window = _group(_knob(OnPolicyConfig, "prompt_len"), _knob(OnPolicyConfig, "gen_len"))
 
 
 def _divergence(default: str) -> Callable[[F], F]:
     """--temperature, --divergence, --beta and --skew: the divergence of train and onpolicy."""
-
-    def deco(func: F) -> F:
-        options = [
-            click.option(
-                "--temperature",
-                default=1.0,
-                show_default=True,
-                type=float,
-                help="Softmax temperature T of the KL term, in (0, 100].",
-            ),
-            click.option(
-                "--divergence",
-                default=default,
-                show_default=True,
-                type=click.Choice(["forward_kl", "reverse_kl", "jsd", "skew_kl", "tvd"]),
-                help="Teacher-student divergence; T^2 weighs all but tvd.",
-            ),
-            click.option(
-                "--beta",
-                default=0.5,
-                show_default=True,
-                type=float,
-                help="jsd's mixture weight, in [0, 1]: 0 = forward KL, 1 = reverse KL.",
-            ),
-            click.option(
-                "--skew",
-                default=0.1,
-                show_default=True,
-                type=float,
-                help="skew_kl's mixture weight a in [0, 1): KL(p || a p + (1 - a) q).",
-            ),
-        ]
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return deco
+    return _group(
+        _knob(TrainConfig, "temperature"),
+        _knob(TrainConfig, "divergence", default=default),
+        _knob(TrainConfig, "beta"),
+        _knob(TrainConfig, "skew"),
+    )
 
 
 def _schedule(defaults: Schedule) -> Callable[[F], F]:
-    epochs, steps, lr = defaults.epochs, defaults.steps_per_epoch, defaults.lr
-
-    def deco(func: F) -> F:
-        options = [
-            click.option(
-                "--epochs",
-                default=epochs,
-                show_default=True,
-                type=int,
-                help="Epochs (a checkpoint after each), in [1, 100000].",
-            ),
-            click.option(
-                "--steps-per-epoch",
-                default=steps,
-                show_default=True,
-                type=int,
-                help="Optimizer steps per epoch; 0 = one pass over the data.",
-            ),
-            click.option(
-                "--batch-size",
-                default=16,
-                show_default=True,
-                type=int,
-                help="Windows per micro-batch, in [1, 4096].",
-            ),
-            click.option(
-                "--grad-accum",
-                default=1,
-                show_default=True,
-                type=int,
-                help="Micro-batches per optimizer step, in [1, 1024].",
-            ),
-            click.option(
-                "--lr",
-                default=lr,
-                show_default=True,
-                type=float,
-                help="Peak AdamW learning rate, in (0, 1].",
-            ),
-            click.option(
-                "--warmup-steps",
-                default=20,
-                show_default=True,
-                type=int,
-                help="Linear warmup steps before cosine decay, >= 0.",
-            ),
-            click.option(
-                "--seed",
-                default=0,
-                show_default=True,
-                type=SEED,
-                help="Seed for initialisation and data order, >= 0.",
-            ),
-            _drift(defaults.drift_tolerance),
-            click.option(
-                "--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."
-            ),
-            click.option(
-                "--checkpoint-every",
-                default=0,
-                show_default=True,
-                type=click.IntRange(min=0),
-                help="Also checkpoint every N optimizer steps within an epoch (0: at epoch "
-                "ends only); a resume from any checkpoint ends with an uninterrupted run's bytes.",
-            ),
-        ]
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return deco
-
-
-def _train_config(**kw: Any) -> Any:
-    from distill.config import TrainConfig
-
-    return TrainConfig(**kw)
+    """The optimizer's schedule, the seed, the drift gate and the checkpoints of a stage."""
+    return _group(
+        _knob(TrainConfig, "epochs", default=defaults.epochs),
+        _knob(TrainConfig, "steps_per_epoch", default=defaults.steps_per_epoch),
+        _knob(TrainConfig, "batch_size"),
+        _knob(TrainConfig, "grad_accum"),
+        _knob(TrainConfig, "lr", default=defaults.lr),
+        _knob(TrainConfig, "warmup_steps"),
+        _knob(TrainConfig, "seed"),
+        _knob(TrainConfig, "drift_tolerance", default=defaults.drift_tolerance),
+        click.option(
+            "--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."
+        ),
+        click.option(
+            "--checkpoint-every",
+            default=0,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Also checkpoint every N optimizer steps within an epoch (0: at epoch "
+            "ends only); a resume from any checkpoint ends with an uninterrupted run's bytes.",
+        ),
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -254,12 +193,7 @@ def main() -> None:
 
 @main.command()
 @_out("Run directory to create (the model lands in OUT/model).")
-@click.option(
-    "--model-size",
-    default="small",
-    show_default=True,
-    help=f"Model size: {SIZE_CHOICES}.",
-)
+@_knob(Plan, "teacher_size", "--model-size", help_text=f"Model size: {SIZE_CHOICES}.")
 @_data
 @_schedule(TEACHER_SCHEDULE)
 @_common
@@ -285,7 +219,7 @@ def pretrain(
         data_paths=data_paths,
         size=model_size,
         data_cfg=DataConfig(seq_len=seq_len, val_fraction=val_fraction),
-        cfg=_train_config(alpha=0.0, **kw),
+        cfg=TrainConfig(alpha=0.0, **kw),
         device=device,
         resume=resume,
         quiet=quiet,
@@ -300,12 +234,12 @@ def pretrain(
     required=True,
 )
 @_out("Directory to create for the store (tokens.bin + manifest.json).")
-@click.option(
+@_dir(
     "--tokenizer",
     "tokenizer_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="A local Hugging Face model or tokenizer directory; default: bytes (the built-in GPT).",
+    help_text="A local Hugging Face model or tokenizer directory; default: bytes (the "
+    "built-in GPT).",
+    required=False,
 )
 @click.option(
     "--text-field",
@@ -313,7 +247,10 @@ def pretrain(
     show_default=True,
     help="The JSONL field or Parquet column that holds each document's text.",
 )
-@_val_fraction("token stream")
+@_knob(
+    DataConfig, "val_fraction",
+    help_text="Tail of the token stream held out for validation, in {range}.",
+)  # fmt: skip
 @_refusals
 def prepare(
     data_paths: tuple[Path, ...],
@@ -343,34 +280,11 @@ def prepare(
 
 
 @main.command()
-@click.option(
-    "--teacher",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Teacher model directory, or a run directory that holds one.",
-)
+@_dir("--teacher", help_text="Teacher model directory, or a run directory that holds one.")
 @_out("Directory to write OUT/teacher_logits/ into.")
-@click.option(
-    "--top-k",
-    default=32,
-    show_default=True,
-    type=int,
-    help="Logits kept per token, in [0, vocab]; 0 keeps all of them.",
-)
-@click.option(
-    "--batch-size",
-    default=32,
-    show_default=True,
-    type=int,
-    help="Windows per teacher forward pass, in [1, 4096].",
-)
-@click.option(
-    "--max-windows",
-    default=0,
-    show_default=True,
-    type=int,
-    help="Cache only the first N training windows; 0 = all.",
-)
+@_knob(PrecomputeConfig, "top_k")
+@_knob(PrecomputeConfig, "batch_size")
+@_knob(PrecomputeConfig, "max_windows")
 @_data
 @_common
 @_refusals
@@ -403,40 +317,17 @@ def precompute(
 
 
 @main.command("train")
-@click.option(
-    "--cache",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Directory holding teacher_logits/ (made by precompute).",
-)
+@_dir("--cache", help_text="Directory holding teacher_logits/ (made by precompute).")
 @_out("Run directory to create (the student lands in OUT/student).")
-@click.option(
+@_dir(
     "--student",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Initial student: a model or run directory (default: a fresh GPT).",
+    help_text="Initial student: a model or run directory (default: a fresh GPT).",
+    required=False,
 )
-@click.option(
-    "--student-size",
-    default="tiny",
-    show_default=True,
-    help=f"Size of a fresh student: {SIZE_CHOICES}.",
-)
-@click.option(
-    "--alpha",
-    default=0.9,
-    show_default=True,
-    type=float,
-    help="Weight of the KL term, in [0, 1]; 1 - alpha weighs the CE term.",
-)
+@_knob(Plan, "student_size", help_text=f"Size of a fresh student: {SIZE_CHOICES}.")
+@_knob(TrainConfig, "alpha")
 @_divergence("forward_kl")
-@click.option(
-    "--tail",
-    default="zero",
-    show_default=True,
-    type=click.Choice(["zero", "bucket"]),
-    help="Top-k tail: probability 0, or one bucket of the teacher's remaining mass (T=1).",
-)
+@_knob(TrainConfig, "tail")
 @_schedule(STUDENT_SCHEDULE)
 @_common
 @_refusals
@@ -454,7 +345,7 @@ def train_cmd(
     """Distil a student from cached teacher logits (never runs the teacher)."""
     from distill import stages
 
-    cfg = _train_config(**kw)
+    cfg = TrainConfig(**kw)
     outcome = stages.distill(
         cache_path=cache,
         out_dir=out,
@@ -469,64 +360,22 @@ def train_cmd(
     _report(outcome.model_dir, outcome.metadata)
 
 
-_prompt_len = click.option(
-    "--prompt-len",
-    default=32,
-    show_default=True,
-    type=int,
-    help="Prompt tokens taken from the corpus before each continuation, in [1, 65536].",
-)
-_gen_len = click.option(
-    "--gen-len",
-    default=32,
-    show_default=True,
-    type=int,
-    help="Continuation tokens sampled (and scored) after each prompt, in [1, 65536].",
-)
-
-
 @main.command("onpolicy")
-@click.option(
+@_dir(
     "--student",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The student to continue: a model or run directory (e.g. distill train's OUT).",
+    help_text="The student to continue: a model or run directory (e.g. distill train's OUT).",
 )
-@click.option(
+@_dir(
     "--teacher",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The live teacher: a model or run directory sharing the student's tokenizer.",
+    help_text="The live teacher: a model or run directory sharing the student's tokenizer.",
 )
 @_out("Run directory to create (the student lands in OUT/student).")
 @_data_paths(f"Where the prompts come from. {CORPUS_HELP}")
-@_val_fraction()
-@_prompt_len
-@_gen_len
-@click.option(
-    "--lambda",
-    "lmbda",
-    default=1.0,
-    show_default=True,
-    type=float,
-    help="Probability that a micro-batch's continuations are the student's own samples "
-    "(GKD's lambda): 1 = fully on-policy, 0 = the corpus continuations only.",
-)
-@click.option(
-    "--objective",
-    default="full",
-    show_default=True,
-    type=click.Choice(["full", "sampled"]),
-    help="full: the divergence over the whole vocabulary at every continuation token; "
-    "sampled: the sampled-token estimator of reverse KL (teacher log-probs of the samples).",
-)
-@click.option(
-    "--gen-temperature",
-    default=1.0,
-    show_default=True,
-    type=float,
-    help="Temperature the student samples at, in [0, 100] (sampled needs 1).",
-)
+@_val_fraction
+@_window
+@_knob(OnPolicyConfig, "lmbda", "--lambda", "lmbda")
+@_knob(OnPolicyConfig, "objective")
+@_knob(OnPolicyConfig, "gen_temperature")
 @_divergence("reverse_kl")
 @_schedule(ONPOLICY_SCHEDULE)
 @_common
@@ -566,7 +415,7 @@ def onpolicy_cmd(
         out_dir=out,
         data_paths=data_paths,
         val_fraction=val_fraction,
-        cfg=_train_config(**kw),
+        cfg=TrainConfig(**kw),
         policy=policy,
         device=device,
         resume=resume,
@@ -580,48 +429,22 @@ def onpolicy_cmd(
 
 
 @main.command("eval")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Model directory, or a run directory that holds one.",
-)
+@_model
 @_data_paths(
     "A prepared store, or text/JSONL/Parquet files, folders or globs (repeatable); default: "
     "the embedded pydoc corpus. Its validation split is read."
 )
-@click.option(
+@_dir(
     "--teacher",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="A teacher (sharing the model's tokenizer) to score the model's own samples.",
+    help_text="A teacher (sharing the model's tokenizer) to score the model's own samples.",
+    required=False,
 )
-@click.option(
-    "--samples",
-    default=32,
-    show_default=True,
-    type=click.IntRange(1, 1 << 20),
-    help="Samples the teacher scores (validation prompts, one continuation each).",
-)
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Sampling seed, >= 0.")
-@click.option(
-    "--seq-len",
-    default=128,
-    show_default=True,
-    type=int,
-    help="Tokens per validation window, in [2, 65536].",
-)
-@click.option(
-    "--eval-windows",
-    default=64,
-    show_default=True,
-    type=click.IntRange(1, 1 << 31),
-    help="Validation windows the cross-entropy is measured on.",
-)
-@_prompt_len
-@_gen_len
-@_val_fraction()
+@_knob(SampleConfig, "samples")
+@_knob(SampleConfig, "seed")
+@_knob(DataConfig, "seq_len", help_text="Tokens per validation window, in {range}.")
+@_knob(TrainConfig, "eval_windows")
+@_window
+@_val_fraction
 @click.option(
     "--format",
     "fmt",
@@ -682,29 +505,11 @@ def eval_cmd(
 
 
 @main.command()
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Model directory, or a run directory that holds one.",
-)
+@_model
 @click.option("--prompt", default="The ", show_default=True, help="Text to continue.")
-@click.option(
-    "--max-new-tokens",
-    default=200,
-    show_default=True,
-    type=int,
-    help="Tokens to sample, in [0, 1000000].",
-)
-@click.option(
-    "--temperature",
-    default=0.8,
-    show_default=True,
-    type=float,
-    help="Sampling temperature in [0, 100]; 0 is greedy.",
-)
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Sampling seed, >= 0.")
+@_knob(SampleConfig, "max_new_tokens")
+@_knob(SampleConfig, "temperature")
+@_knob(SampleConfig, "seed")
 @_device
 @_refusals
 def generate(
@@ -726,12 +531,10 @@ def generate(
 
 
 @main.command()
-@click.option(
+@_dir(
     "--model",
     "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A built-in model directory, or a run directory that holds one.",
+    help_text="A built-in model directory, or a run directory that holds one.",
 )
 @click.option(
     "--format",
@@ -752,33 +555,11 @@ def export(model_path: Path, fmt: str, out: Path) -> None:
 
 @main.command()
 @_out("Directory for the whole demo: teacher/, cache/, distill/, scratch/, the report.")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for every stage, >= 0.")
-@click.option(
-    "--teacher-size",
-    default="small",
-    show_default=True,
-    help=f"Teacher size: {SIZE_CHOICES}.",
-)
-@click.option(
-    "--student-size",
-    default="tiny",
-    show_default=True,
-    help=f"Student size: {SIZE_CHOICES}.",
-)
-@click.option(
-    "--teacher-steps",
-    default=TEACHER_SCHEDULE.steps_per_epoch,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Optimizer steps per teacher epoch, >= 1.",
-)
-@click.option(
-    "--student-steps",
-    default=STUDENT_SCHEDULE.steps_per_epoch,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Optimizer steps per student epoch, >= 1.",
-)
+@_knob(TrainConfig, "seed", help_text="Seed for every stage, in {range}.")
+@_knob(Plan, "teacher_size")
+@_knob(Plan, "student_size")
+@_knob(Plan, "teacher_steps")
+@_knob(Plan, "student_steps")
 @_data_paths(
     "A prepared store, or files, folders or globs prepared once into OUT/data (repeatable); "
     "default: the embedded pydoc corpus.",
@@ -790,14 +571,8 @@ def export(model_path: Path, fmt: str, out: Path) -> None:
     help="Add an on-policy phase (distill onpolicy) after the distilled student, a fourth "
     "row, and the teacher's NLL of each model's samples beside its validation loss.",
 )
-@click.option(
-    "--onpolicy-steps",
-    default=ONPOLICY_SCHEDULE.steps_per_epoch,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Optimizer steps of the on-policy phase, >= 1.",
-)
-@_drift_tolerance
+@_knob(Plan, "onpolicy_steps")
+@_knob(TrainConfig, "drift_tolerance", default=STUDENT_SCHEDULE.drift_tolerance)
 @_common
 @_refusals
 def run(out: Path, seed: int, device: str, quiet: bool, **sizes: Any) -> None:
@@ -805,7 +580,8 @@ def run(out: Path, seed: int, device: str, quiet: bool, **sizes: Any) -> None:
     scratch as the baseline, sample, and write report.html and loss.png."""
     from distill import pipeline
 
-    plan = pipeline.Plan(**sizes)
+    plan = Plan(**sizes)
+    TrainConfig(seed=seed)  # refused before anything is written, as every other range
     pipeline.run_all(out_dir=out, seed=seed, device=device, quiet=quiet, echo=click.echo, plan=plan)
 
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from distill.config import DIVERGENCE_NAMES as NAMES
-from distill.errors import ConfigError
+from distill.config import TrainConfig, check_value
 
 # (values (N,), h (N, C)): D(p, q) per row, and q * dD/dq
 Rows = tuple[torch.Tensor, torch.Tensor]
@@ -102,12 +101,10 @@ class Divergence:
     skew: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.name not in NAMES:
-            raise ConfigError(f"unknown divergence {self.name!r}: choose one of {', '.join(NAMES)}")
-        if not 0.0 <= self.beta <= 1.0:  # also refuses NaN
-            raise ConfigError(f"beta must be in [0, 1], got {self.beta:g}")
-        if not 0.0 <= self.skew < 1.0:
-            raise ConfigError(f"skew must be in [0, 1), got {self.skew:g}")
+        # the ranges and names of TrainConfig's knobs: one declaration for both
+        check_value(TrainConfig, "divergence", self.name)
+        check_value(TrainConfig, "beta", self.beta)
+        check_value(TrainConfig, "skew", self.skew)
 
     @property
     def t_squared(self) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from distill import fused
-from distill.config import TAIL_POLICIES as TAILS
+from distill.config import TrainConfig, check_value
 from distill.divergence import Divergence
 from distill.errors import ConfigError
 from distill.kernel import (
@@ -46,7 +46,7 @@ __all__ = ["IGNORE_INDEX", "Divergence", "KDLoss", "Teacher", "TopK", "kd_loss"]
 
 # A chunk holds at most this many logits (16 MiB per fp32 temporary), whatever `chunk_size`
 # asks for: at V=128256 a 4096-row chunk would need ~2 GiB per temporary. Bigger chunks
-# were not faster on CPU; smaller ones keep the temporaries a few % of the (N, V) gradient.
+# buy no speed on CPU; smaller ones keep the temporaries small beside the (N, V) gradient.
 CHUNK_ELEMENTS = 1 << 22
 # On a GPU each chunk costs ~20 kernel launches, so chunks are bigger there (256 MiB each).
 CUDA_CHUNK_ELEMENTS = 1 << 26
@@ -125,10 +125,8 @@ def _check_args(
 ) -> None:
     if teacher is None and alpha != 0.0:
         raise ConfigError("alpha > 0 needs teacher logits (a cache); use alpha=0 to pretrain")
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"alpha must be in [0, 1], got {alpha:g}")
-    if not temperature > 0.0:
-        raise ConfigError(f"temperature must be > 0, got {temperature:g}")
+    check_value(TrainConfig, "alpha", alpha)
+    check_value(TrainConfig, "temperature", temperature)
     check_tail(tail, temperature)
     if not isinstance(teacher, TopK):
         return
@@ -143,8 +141,7 @@ def _check_args(
 
 def check_tail(tail: str, temperature: float) -> None:
     """The tail policy on its own: a known name, and bucket only at T = 1."""
-    if tail not in TAILS:
-        raise ConfigError(f"unknown tail policy {tail!r}: choose one of {', '.join(TAILS)}")
+    check_value(TrainConfig, "tail", tail)
     if tail == "bucket" and temperature != 1.0:
         raise ConfigError(
             "tail bucket needs temperature 1 (the cache's logsumexp is at T=1), "

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from distill.config import _check, _in_range
+from distill.config import Bounds, check_knobs, knob
 from distill.errors import ConfigError, ModelError
 
 MODEL_TYPE = "distill-gpt"
@@ -32,19 +32,16 @@ META_KEY = "distill"
 class GPTConfig:
     """Shape of a decoder-only transformer; `block_size` is the longest context."""
 
-    vocab_size: int = 256
-    n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 64
-    block_size: int = 256
+    vocab_size: int = knob(256, "Token ids the model embeds, in {range}.", Bounds(2, 1 << 24))
+    n_layer: int = knob(2, "Transformer blocks, in {range}.", Bounds(1, 256))
+    n_head: int = knob(4, "Attention heads per block, in {range}.", Bounds(1, 256))
+    n_embd: int = knob(64, "Width, a multiple of n_head, in {range}.", Bounds(1, 1 << 16))
+    block_size: int = knob(256, "Longest context in tokens, in {range}.", Bounds(2, 1 << 20))
 
     def __post_init__(self) -> None:
-        _in_range("vocab_size", self.vocab_size, 2, 1 << 24)
-        _in_range("n_layer", self.n_layer, 1, 256)
-        _in_range("n_head", self.n_head, 1, 256)
-        _in_range("n_embd", self.n_embd, 1, 1 << 16)
-        _in_range("block_size", self.block_size, 2, 1 << 20)
-        _check(self.n_embd % self.n_head == 0, "n_embd must be a multiple of n_head")
+        check_knobs(self)
+        if self.n_embd % self.n_head:
+            raise ConfigError("n_embd must be a multiple of n_head")
 
 
 SIZES: dict[str, GPTConfig] = {

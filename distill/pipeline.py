@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from distill.config import (
     TEACHER_SCHEDULE,
     DataConfig,
     OnPolicyConfig,
+    Plan,
     PrecomputeConfig,
     Schedule,
     TrainConfig,
@@ -32,20 +32,6 @@ PARTS = (
 SCORED_SAMPLES = 64  # samples per model the teacher scores for the on-policy table
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
-    """What `distill run` trains: model sizes and optimizer steps per epoch of each stage."""
-
-    teacher_size: str = "small"
-    student_size: str = "tiny"
-    teacher_steps: int = TEACHER_SCHEDULE.steps_per_epoch
-    student_steps: int = STUDENT_SCHEDULE.steps_per_epoch
-    data: tuple[Path, ...] = ()  # a prepared store or raw files; () = the embedded corpus
-    drift_tolerance: float = TrainConfig().drift_tolerance
-    on_policy: bool = False  # add the on-policy phase and the samples' column
-    onpolicy_steps: int = ONPOLICY_SCHEDULE.steps_per_epoch
-
-
 def run_all(
     *,
     out_dir: Path,
@@ -53,7 +39,7 @@ def run_all(
     device: str,
     quiet: bool,
     echo: Callable[[str], None],
-    plan: Plan = Plan(),
+    plan: Plan | None = None,
 ) -> dict[str, float]:
     """Run every stage into OUT/{teacher,cache,distill}; returns the headline figures."""
     stages.check_out_dir(out_dir)
@@ -62,7 +48,7 @@ def run_all(
         if taken:
             raise OutputExistsError(f"{out_dir / taken[0]} already exists: choose a new --out")
         report.pyplot()  # refuse a missing matplotlib before minutes of training, not after
-        return _stages(out_dir, seed, device, quiet, echo, plan)
+        return _stages(out_dir, seed, device, quiet, echo, plan or Plan())
 
 
 def _stages(

@@ -25,7 +25,14 @@ from distill import (
     tokenizer,
 )
 from distill.checkpoint import CHECKPOINT
-from distill.config import DataConfig, OnPolicyConfig, PrecomputeConfig, TrainConfig, as_dict
+from distill.config import (
+    DataConfig,
+    OnPolicyConfig,
+    PrecomputeConfig,
+    SampleConfig,
+    TrainConfig,
+    as_dict,
+)
 from distill.errors import (
     CheckpointMismatchError,
     ConfigError,
@@ -397,6 +404,11 @@ def evaluate(
     exposure-bias measure: what the teacher thinks of what the model writes)."""
     from distill import train as train_mod
 
+    # every range is checked before a model is loaded
+    SampleConfig(samples=samples, seed=seed)
+    policy = OnPolicyConfig(prompt_len=prompt_len, gen_len=gen_len)
+    data_cfg = DataConfig(seq_len=seq_len, val_fraction=val_fraction)
+    cfg = TrainConfig(eval_windows=eval_windows, batch_size=16)
     _, dev = _world(device)
     model_dir = model.find_model_dir(model_path)
     if teacher_path is not None:
@@ -405,9 +417,7 @@ def evaluate(
         teacher, net = None, model.load_model(model_dir)
         pairing.real_vocab(net, model_dir)
     _fits(net, "model", seq_len, "--seq-len")
-    policy = OnPolicyConfig(prompt_len=prompt_len, gen_len=gen_len)
     net.to(dev)
-    data_cfg = DataConfig(seq_len=seq_len, val_fraction=val_fraction)
     with tempfile.TemporaryDirectory(prefix="distill-eval-") as scratch:  # raw files' store
         try:
             corpus, data_cfg = inputs.load_corpus(
@@ -418,7 +428,6 @@ def evaluate(
         except DataError as exc:  # name the user's --data, not the scratch store made of it
             said = str(exc).replace(str(Path(scratch) / inputs.RUN_STORE), "--data")
             raise DataError(said) from None
-        cfg = TrainConfig(eval_windows=eval_windows, batch_size=16)
         windows = data.windows(corpus.val, seq_len)[:eval_windows]
         if not len(windows):
             raise ConfigError(f"the validation split holds no window of {seq_len} tokens")
@@ -465,10 +474,7 @@ def generate(
 ) -> str:
     from distill import generate as gen
 
-    if not 0.0 <= temperature <= 100.0:
-        raise ConfigError(f"temperature must be in [0, 100], got {temperature:g}")
-    if not 0 <= max_new_tokens <= 1_000_000:
-        raise ConfigError(f"max-new-tokens must be in [0, 1000000], got {max_new_tokens}")
+    SampleConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     net = model.load_model(model_path)
     ids = gen.sample(
         net,

@@ -439,7 +439,7 @@ def _finish(
     meta_path: Path,
     world: World,
 ) -> Outcome:
-    """Apply the seed's drift gate; only a model that passes it is published (rank 0)."""
+    """Apply the drift gate; only a model whose weights moved past it is published (rank 0)."""
     change = relative_change(model, initial)
     passed = change > config.drift_tolerance
     metadata["drift_gate"] = {

@@ -58,7 +58,7 @@ def _contract_duplicate_falsification_id(monkeypatch: Any, tmp_path: Path) -> No
 
 @REGISTRY.register(
     "train-tensor-clone-stub",
-    "the seed's stub: `distill train` copies the input student to OUT/student, records the "
+    "the tensor-clone stub: `distill train` copies the input student to OUT/student, records the "
     "copy's own losses for every epoch, claims the drift gate passed, and never steps",
 )
 def _train_tensor_clone_stub(monkeypatch: Any, tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def _train_tensor_clone_stub(monkeypatch: Any, tmp_path: Path) -> None:
 
 
 def _clone_stub(**kw: Any) -> Any:
-    """`stages.distill` as the seed had it: same inputs and outputs, no training at all."""
+    """`stages.distill` as a stub: the same inputs and outputs, no training at all."""
     import torch
 
     from distill import batches, cache, loss, model, stages
@@ -500,7 +500,7 @@ def _estimator_immediate_cost(monkeypatch: Any, tmp_path: Path) -> None:
 @REGISTRY.register(
     "estimator-baseline-includes-own",
     "the sampled estimator's baseline is the batch mean including the sample's own cost-to-go: "
-    "no longer independent of it, so the gradient is shrunk by (B - 1) / B",
+    "not independent of it, so the gradient is shrunk by (B - 1) / B",
 )
 def _estimator_baseline_includes_own(monkeypatch: Any, tmp_path: Path) -> None:
     from distill import onpolicy
@@ -549,7 +549,7 @@ def _gen_temperature_ignored(monkeypatch: Any, tmp_path: Path) -> None:
 @REGISTRY.register(
     "onpolicy-stub",
     "`distill onpolicy` copies the student to OUT/student and writes plausible metadata "
-    "without a step (the seed's stub, on-policy)",
+    "without a step (the tensor-clone stub, on-policy)",
 )
 def _onpolicy_stub(monkeypatch: Any, tmp_path: Path) -> None:
     from distill import stages

@@ -26,12 +26,12 @@ from falsify.probes import engine_teacher_ranking
 from pv.cli import main as pv_main
 
 CONTRACT = "apr-cli-distill-train-v1.yaml"
-# The seed's noise floor: Q4_K keeps 4 bits per weight, so a trained tensor must move by more
+# The contract's noise floor: Q4_K keeps 4 bits per weight, so a trained tensor must move by more
 # than half a 4-bit step of its own range; and the whole student by more than 5% (relative).
 Q4K_LEVELS = 15
 RELATIVE_TOLERANCE = 0.05
 BATCH_NOISE = 0.05  # FALSIFY-002: an epoch's kl_loss may rise by at most 5% over the last
-TEMPERATURES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0)  # the contract's and the sets
+TEMPERATURES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0)  # the contract's set and the usual KD settings
 
 
 def _train(run: EngineRun, out: Path, *extra: str) -> dict[str, Any]:

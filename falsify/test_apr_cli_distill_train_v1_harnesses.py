@@ -10,7 +10,7 @@ import torch
 from distill import cache, loss
 from falsify.probes import engine_teacher_ranking
 
-# The contract's temperatures {0.5, 1, 2, 4, 8} and the issue's {1, 2, 3, 5, 10}
+# The contract's temperatures {0.5, 1, 2, 4, 8} and the usual KD settings {1, 2, 3, 5, 10}
 TEMPERATURES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0)
 
 # Every logit vector over this grid: exact ties, and gaps from 0.5 to 2.5 (fp32 keeps every

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from distill import kernel
 from distill.cli import main
-from distill.divergence import NAMES, Divergence
+from distill.config import DIVERGENCE_NAMES as NAMES
+from distill.divergence import Divergence
 from distill.errors import ConfigError
 from distill.loss import TopK, kd_loss
 from falsify.conftest import QUIET_CPU, EngineRun, options, succeeded

@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     from pv.contracts.cache import Cache
 
 MAX_BYTES = 1024 * 1024  # a contract larger than this is refused (LOAD-002), not read whole
-# The first read: below glibc's mmap threshold (128 KiB), so a read of a small file costs no
-# mmap/munmap of a 1 MiB buffer (1,726 reads: 9 ms instead of 42 ms, measured); contracts are
-# ~5 KB, the larger ones are read on in further blocks.
+# The first read: below glibc's mmap threshold (128 KiB), so reading a small file maps and
+# unmaps no 1 MiB buffer; contracts are a few KB, the larger ones are read on in blocks.
 FIRST_READ = 1 << 16
 # A path normpath would leave as it is: no empty, `.` or `..` component, no trailing / (on
 # Windows every path takes the slow, exact way).

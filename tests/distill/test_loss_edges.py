@@ -149,7 +149,7 @@ def test_tvd_of_equal_distributions_has_a_zero_not_an_undefined_gradient() -> No
          "alpha > 0 needs teacher logits (a cache); use alpha=0 to pretrain"),
         ({"alpha": 1.5}, "alpha must be in [0, 1], got 1.5"),
         ({"alpha": -0.25}, "alpha must be in [0, 1], got -0.25"),
-        ({"temperature": 0.0}, "temperature must be > 0, got 0"),
+        ({"temperature": 0.0}, "temperature must be in (0, 100], got 0"),
         ({"tail": "uniform"}, "unknown tail policy 'uniform': choose one of zero, bucket"),
         ({"tail": "bucket", "temperature": 2.0},
          "tail bucket needs temperature 1 (the cache's logsumexp is at T=1), got 2"),

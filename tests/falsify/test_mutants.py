@@ -1,5 +1,5 @@
 """The project's mutant registry (falsify/mutants.py): every mutant is named by a check, and
-the seed's stub is killed for real by FALSIFY-001's check. (`make test` runs this one mutant;
+the tensor-clone stub is killed for real by FALSIFY-001's check. (`make test` runs this one mutant;
 `pv falsify --mutants` runs them all.)"""
 
 from __future__ import annotations
