@@ -30,7 +30,7 @@ CONTRACT = "apr-cli-distill-train-v1.yaml"
 # than half a 4-bit step of its own range; and the whole student by more than 5% (relative).
 Q4K_LEVELS = 15
 RELATIVE_TOLERANCE = 0.05
-BATCH_NOISE = 0.05  # FALSIFY-002: an epoch's kl_loss may rise by at most 5% over the last
+BATCH_NOISE = 0.05  # FALSIFY-002: an epoch's kl_loss may rise by at most 5% over the last one
 # the contract's set and the usual KD settings
 TEMPERATURES = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0)
 
