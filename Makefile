@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test lint bench bench-onpolicy faults mutation check clean
+.PHONY: setup demo test lint bench bench-seeds bench-onpolicy bench-scale faults mutation check clean
 
 setup: $(STAMP)
 
@@ -37,12 +37,24 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# the ratio benches (each against a baseline run in the same process); peers needs the bench
+# extra (TRL, torchtune), installed here as `make mutation` installs its own
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench
 
-# on-policy against offline distillation at demo scale, 2 corpora x 3 seeds (long)
+# the long benches, each behind its own target (times in the README)
+# the 3-seed tables: distilled against from-scratch, and the divergences at demo scale
+bench-seeds: $(STAMP)
+	$(BIN)/python -m bench kd_vs_scratch divergences
+
+# on-policy against offline distillation at demo scale, 2 corpora x 3 seeds
 bench-onpolicy: $(STAMP)
 	$(BIN)/python -m bench onpolicy
+
+# prepare, precompute and train over corpora of 200 MB, 1 GB and 2 GB
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench scale
 
 # kill -9 at random moments (50 per stage), the pv fuzz over 10,000 mutated contracts, and
 # pv over 1k/5k/10k contracts and one 50 MB contract

@@ -36,6 +36,7 @@ import distill.stages  # noqa: F401
 from distill.durable import PARTIAL, VERSION, live_version
 from distill.runs import content_digests
 
+LONG = True  # the kill harness: `make faults`, not `make bench`
 MICRO = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 64}
 SEQ = ["--seq-len", "32", "--device", "cpu", "--quiet"]
 TRAIN = ["--epochs", "3", "--steps-per-epoch", "3", "--batch-size", "4", "--warmup-steps", "1"]

@@ -20,6 +20,7 @@ from distill.config import (
     TrainConfig,
 )
 
+LONG = True  # a 3-seed table: `make bench-seeds`, not `make bench`
 SEEDS = (0, 1, 2)
 
 

@@ -46,7 +46,7 @@ from distill.config import (
 )
 from distill.model import GPT, SIZES
 
-LONG = True  # about 20 minutes on 2 cores: `make bench-onpolicy`, not `make bench`
+LONG = True  # 2 corpora x 3 seeds: `make bench-onpolicy`, not `make bench`
 SEEDS = (0, 1, 2)
 STEPS = 100  # the continuation: offline or on-policy, the same number of optimizer steps
 OFFLINE_LR = 1e-3  # offline's best of 1e-4 / 3e-4 / 1e-3 on seed 0; on-policy: its default

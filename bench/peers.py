@@ -17,8 +17,10 @@ machine holds for TRL, so that row uses N=2048.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
+import sys
 from typing import Any
 
 from bench._common import check, spawn_worker, worker_or_main, write
@@ -119,6 +121,14 @@ def worker(variant: str, v: int, n: int, repeats: int) -> dict[str, Any]:
 
 
 def main() -> int:
+    missing = [m for m in ("trl", "torchtune") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f"peers: {', '.join(missing)} not installed; the bench extra has them: "
+            "pip install -c constraints.txt -e '.[bench]' (make bench installs it)",
+            file=sys.stderr,
+        )
+        return 2
     print(f"ours vs peers, forward + backward; peak extra RSS, median CPU of {REPEATS} runs")
     print(f"  {'variant':9} {'V':>7} {'N':>5} {'extra GB':>9} {'CPU s':>7}  {'value':>12}  |grad|")
     rows, checks = [], []

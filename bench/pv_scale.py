@@ -14,6 +14,7 @@ from typing import Any
 
 from bench._common import check, write
 
+LONG = True  # up to 10,000 contracts and a 50 MB one: `make faults`, not `make bench`
 SIZES = (1_000, 5_000, 10_000)
 PV = str(Path(sys.executable).with_name("pv"))
 CONTRACT = """\

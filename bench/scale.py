@@ -21,6 +21,7 @@ from typing import Any
 
 from bench._common import check, write
 
+LONG = True  # corpora up to 2 GB: `make bench-scale`, not `make bench`
 SIZES_MB = [int(s) for s in os.environ.get("DISTILL_BENCH_SCALE_MB", "200,1000,2000").split(",")]
 GB = 1 << 30
 FAST = ["--seq-len", "128", "--device", "cpu", "--quiet"]

@@ -72,7 +72,7 @@ def validate(fmt: str, strict: bool, no_cache: bool, paths: tuple[str, ...]) -> 
         errors, warnings, output = last
     else:
         from pv.rules import validate as validate_mod
-        from pv.views.report import REPORTERS
+        from pv.views.formats import REPORTERS
 
         report = validate_mod.validate_paths(files, cache=cache, inputs=inputs)
         errors, warnings, output = report.errors, report.warnings, REPORTERS[fmt](report)

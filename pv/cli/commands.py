@@ -120,7 +120,7 @@ def drift(fmt: str, write_registry: bool, report: Path | None, pyproject: Path |
 
     from pv.drift import drift as drift_mod
     from pv.rules.validate import Report
-    from pv.views import report as reporters
+    from pv.views import formats as reporters
 
     config = _config("drift", pyproject)
     if report is not None and not report.is_file():

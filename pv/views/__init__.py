@@ -1,3 +1,3 @@
 """What people read: status, coverage, audit, graph, equations, the dashboard (board, its
-page, formulas), text/JSON/SARIF output, and the set-up commands (init, scaffold). May import
-pv.gate and below."""
+template in templates/, formulas), the output formats (text, JSON, SARIF), and the set-up
+commands (init, scaffold). May import pv.gate and below."""

@@ -160,3 +160,27 @@ def test_the_run_table_states_the_margin_over_the_baseline() -> None:
     assert lines[0].endswith("| teacher NLL of samples |")
     row = "| distilled + on-policy |   1.8000 |         -0.3000 |                 2.5000 |"
     assert row in lines
+
+
+def test_every_value_on_the_page_is_escaped(tmp_path: Path) -> None:
+    """The template autoescapes: markup in a run's path, config or sample is text on the page;
+    the sample's control bytes are shown as U+FFFD; the clock's cells stay marked."""
+    from distill import page
+    from distill.runs import Run
+
+    hostile = '</pre><script>alert("x")</script>'
+    meta = {
+        "config": {"kind": "train", "note": hostile},
+        "epochs": [{"epoch": 1, "step": 2, "train_loss": 1.0, "val_loss": 2.0,
+                    "tokens_per_second": 1234.5, "wall_seconds": 3.0}],
+        "drift_gate": {"passed": True, "relative_change": 0.5, "tolerance": 0.05,
+                       "measure": hostile},
+    }  # fmt: skip
+    run = Run(path=tmp_path / hostile, label="distilled", metadata=meta, sample=hostile + "\x01")
+    html = page.render([run], b"\x89PNG")
+    assert_valid_html(html)
+    assert "<script>" not in html
+    assert html.count("&lt;/pre&gt;&lt;script&gt;alert(") == 5  # path x2, config, gate, sample
+    assert "\ufffd" in html
+    assert '<td class="clock">1,234</td>' in html
+    assert '<td class="clock">3.0</td>' in html

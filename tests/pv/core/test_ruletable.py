@@ -15,7 +15,7 @@ from pv.cli import main
 from pv.contracts.result import Report
 from pv.core.findings import Finding
 from pv.core.ruletable import RULES
-from pv.views.report import sarif
+from pv.views.formats import sarif
 
 RULE_ID = re.compile(
     r"[\"'](?P<id>(?:LOAD|SCHEMA|PROVABILITY|BEAT|CRUX|KAIZEN|PARITY|BINDING|EXT-CORPORA"

@@ -274,3 +274,34 @@ def test_the_dashboard_renders_and_filters_by_state_in_a_browser(
     assert seen["states"] == STATES
     assert sorted(seen["hidden"]) == sorted(i for i, s in STATES.items() if s == "passed")  # type: ignore[arg-type]
     assert_screenshot_not_blank(dashboard, tmp_path)
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_every_value_from_a_contract_or_report_is_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template autoescapes: markup in a description, a prediction, a formula, an
+    environment value or a check's node id reaches the page as text, never as elements."""
+    monkeypatch.chdir(tmp_path)
+    contract, report = write_project(tmp_path)
+    text = contract.read_text(encoding="utf-8")
+    text = text.replace("A dashboard fixture", HOSTILE.replace('"', '\\"'))
+    text = text.replace("prediction 1", HOSTILE.replace('"', '\\"'))
+    text = text.replace("L_KD = T^2", "L_KD = <b>T</b>^2")
+    contract.write_text(text, encoding="utf-8")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    data["environment"] = {"python": HOSTILE}
+    data["checks"][0]["nodeid"] = data["ids"][0]["nodeids"][0] = f"t/x.py::{HOSTILE}"
+    report.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "page.html"
+    result = invoke("report", "--html", out, "--falsify-report", report, "c")
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert_valid_html(page)
+    assert "<script>alert" not in page
+    assert "<img" not in page
+    assert "<b>T</b>" not in page
+    assert page.count("&lt;script&gt;alert(") >= 3
+    assert page.count("<script>") == 1  # the page's own filter script

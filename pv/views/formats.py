@@ -1,4 +1,4 @@
-"""Reporters: turn a validation Report into text, json, SARIF 2.1.0 or GitHub annotations.
+"""Output formats: a validation Report as text, json, SARIF 2.1.0 or GitHub annotations.
 
 Each reporter is a plain function `(Report) -> str`; `REPORTERS` maps `--format` to it.
 """

@@ -1,4 +1,4 @@
-"""Tests for pv.views.report: text, json, SARIF 2.1.0 and GitHub annotations."""
+"""Tests for pv.views.formats: text, json, SARIF 2.1.0 and GitHub annotations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from pv.core.findings import Finding
 from pv.rules.validate import FileResult, Report
-from pv.views import report
+from pv.views import formats as report
 
 
 def _finding(**kw: object) -> Finding:
