@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test lint bench bench-seeds bench-onpolicy bench-scale faults mutation check clean
+.PHONY: setup demo test lint bench bench-peers bench-seeds bench-onpolicy bench-scale faults mutation check clean
 
 setup: $(STAMP)
 
@@ -37,11 +37,15 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# the ratio benches (each against a baseline run in the same process); peers needs the bench
-# extra (TRL, torchtune), installed here as `make mutation` installs its own
+# the ratio benches, each against a baseline run in the same process
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench
+
+# ours against TRL's and torchtune's losses on the same inputs; installs the bench extra as
+# `make mutation` installs its own
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python -m bench peers
 
 # the long benches, each behind its own target (times in the README)
 # the 3-seed tables: distilled against from-scratch, and the divergences at demo scale

@@ -25,6 +25,7 @@ from typing import Any
 
 from bench._common import check, spawn_worker, worker_or_main, write
 
+LONG = True  # the peers' losses need the bench extra: `make bench-peers`, not `make bench`
 REPEATS = int(os.environ.get("DISTILL_BENCH_REPEATS", "2"))
 CHUNKS = 8  # torchtune's default num_output_chunks
 BETA, JSD_T = 0.5, 2.0
@@ -125,7 +126,7 @@ def main() -> int:
     if missing:
         print(
             f"peers: {', '.join(missing)} not installed; the bench extra has them: "
-            "pip install -c constraints.txt -e '.[bench]' (make bench installs it)",
+            "pip install -c constraints.txt -e '.[bench]' (make bench-peers installs it)",
             file=sys.stderr,
         )
         return 2

@@ -212,7 +212,6 @@ def pretrain(
 ) -> None:
     """Train a model from scratch with cross-entropy (the teacher, or the baseline)."""
     from distill import stages
-    from distill.config import DataConfig
 
     outcome = stages.pretrain(
         out_dir=out,
@@ -302,7 +301,6 @@ def precompute(
 ) -> None:
     """Run the frozen teacher once and cache its logits (byte-deterministic)."""
     from distill import stages
-    from distill.config import DataConfig, PrecomputeConfig
 
     path = stages.precompute(
         teacher_path=teacher,
@@ -400,7 +398,6 @@ def onpolicy_cmd(
     """Continue a student on its own samples, scored token by token by a live teacher
     (on-policy distillation, GKD)."""
     from distill import stages
-    from distill.config import OnPolicyConfig
 
     policy = OnPolicyConfig(
         lmbda=lmbda,
