@@ -150,7 +150,7 @@ class PrecomputeConfig:
         "Logits kept per token, in {range} and at most the vocabulary; 0 keeps all of them.",
         Bounds(0, 1 << 20),
     )
-    batch_size: int = knob(16, "Windows per teacher forward pass, in {range}.", Bounds(1, 4096))
+    batch_size: int = knob(32, "Windows per teacher forward pass, in {range}.", Bounds(1, 4096))
     shard_windows: int = knob(1024, "Windows per cache shard, in {range}.", Bounds(1, 1 << 24))
     max_windows: int = knob(
         0, "Cache only the first N training windows, in {range}; 0 = all.", Bounds(0, 1 << 31)
