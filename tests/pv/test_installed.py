@@ -3,8 +3,10 @@ load from the names pyproject declares, whatever module now holds them."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import zipfile
 from importlib.metadata import EntryPoint, distribution
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import click
 import pytest
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 DIST = distribution("pv-distill")
 
 
@@ -56,3 +59,31 @@ def test_pytest_in_a_fresh_process_offers_the_plugins_options(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "--pv-report" in done.stdout
     assert "--pv-strict" in done.stdout
+
+
+def test_the_wheel_carries_every_file_the_packages_read(tmp_path: Path) -> None:
+    """A wheel built from the tracked sources holds every non-Python file of pv and distill
+    (templates, JSON Schemas, py.typed): an editable install reads them from the tree, so only
+    a real build shows that package-data lists them."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "pyproject.toml", "README.md", "pv", "distill"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in tracked:
+        (tmp_path / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tmp_path / "src" / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(tmp_path / "wheel"), str(tmp_path / "src")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    inside = set(zipfile.ZipFile(wheel).namelist())
+    data = {n for n in tracked if n.startswith(("pv/", "distill/")) and not n.endswith(".py")}
+    assert {
+        "pv/views/templates/dashboard.html.j2",
+        "distill/templates/report.html.j2",
+        "pv/contracts/contract.schema.json",
+    } <= data
+    assert data <= inside, sorted(data - inside)
