@@ -611,9 +611,10 @@ def _say(text: str) -> None:
 def _report(model_dir: Path, metadata: dict[str, Any]) -> None:
     last = metadata["epochs"][-1]
     _say(f"model: {model_dir}")
+    speed = last.get("tokens_per_second")  # null where a killed process took it along
     _say(
         f"val_loss: {last['val_loss']:.4f}  train_loss: {last['train_loss']:.4f}  "
-        f"tokens/s: {last['tokens_per_second']:,.0f}"
+        f"tokens/s: {'-' if speed is None else f'{speed:,.0f}'}"
     )
     gate = metadata["drift_gate"]
     _say(f"drift gate: changed {gate['relative_change']:.1%} (> {gate['tolerance'] * 100:.3g}%)")

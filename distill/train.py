@@ -407,13 +407,16 @@ def without_wall_clock(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def with_wall_clock(metadata: dict[str, Any], path: Path) -> dict[str, Any]:
     """A checkpoint's metadata with the clock's figures of its epochs put back from the
-    metadata.json the run wrote (where a killed run left one that says them)."""
+    metadata.json the run wrote (where a killed run left one that says them). An epoch whose
+    process was killed between its checkpoint and its metadata.json has none to put back:
+    its figures are null, not measured, and every epoch record keeps the same keys."""
     try:
         written = json.loads(path.read_text(encoding="utf-8"))
         clock = {e["step"]: {k: e[k] for k in WALL_CLOCK if k in e} for e in written["epochs"]}
     except (OSError, ValueError, KeyError, TypeError):
         clock = {}
-    epochs = [{**e, **clock.get(e["step"], {})} for e in metadata["epochs"]]
+    unmeasured = dict.fromkeys(WALL_CLOCK)
+    epochs = [{**e, **unmeasured, **clock.get(e["step"], {})} for e in metadata["epochs"]]
     return {**metadata, "epochs": epochs}
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from distill import cli, stages
 from distill import loss as kd
-from distill import stages
 from distill import train as train_mod
 from distill.errors import CheckpointMismatchError, TrainingError, WriteError
 from distill.optim import lr_factor
@@ -148,6 +148,45 @@ def test_killed_at_any_step_and_resumed_gives_the_uninterrupted_bytes(
     monkeypatch.undo()
     distil(tiny_run, out, resume=True, checkpoint_every=resume_every, **SIX_STEPS)
     assert content_digests(out) == uninterrupted
+
+
+@pytest.mark.parametrize("epoch", [1, 2])
+def test_killed_between_an_epochs_checkpoint_and_its_metadata_resumes_to_the_same_bytes(
+    tiny_run: TinyRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    uninterrupted: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    epoch: int,
+) -> None:
+    """The epoch's checkpoint is on disk, its metadata.json is not: the resume finishes the run
+    with the uninterrupted bytes; the clock's figures of that epoch died with its process, so
+    they are null (not measured), and the CLI's summary line says `-` for them."""
+    out = tmp_path / "s"
+    real_write = train_mod.atomic_write_json
+    written = {"n": 0}
+
+    def write(path: Path, data: Any) -> None:
+        if path.name == "metadata.json":
+            written["n"] += 1
+            if written["n"] == epoch:
+                raise KeyboardInterrupt
+        real_write(path, data)
+
+    monkeypatch.setattr(train_mod, "atomic_write_json", write)
+    with pytest.raises(KeyboardInterrupt):
+        distil(tiny_run, out, **SIX_STEPS)
+    monkeypatch.undo()
+    outcome = distil(tiny_run, out, resume=True, **SIX_STEPS)
+    assert content_digests(out) == uninterrupted
+    lost = outcome.metadata["epochs"][epoch - 1]
+    assert lost["tokens_per_second"] is None
+    assert lost["wall_seconds"] is None
+    if epoch == 1:  # the epoch the resumed process ran was measured
+        assert outcome.metadata["epochs"][1]["tokens_per_second"] > 0
+    cli._report(outcome.model_dir, outcome.metadata)  # the line `distill train` prints
+    said = capsys.readouterr().out
+    assert ("tokens/s: -\n" in said) == (epoch == 2), said
 
 
 def test_step_checkpoints_do_not_change_the_trained_model(
