@@ -26,6 +26,7 @@ from distill.config import (
     SampleConfig,
     Schedule,
     TrainConfig,
+    check_value,
     knob_of,
 )
 from distill.errors import DistillError
@@ -578,7 +579,7 @@ def run(out: Path, seed: int, device: str, quiet: bool, **sizes: Any) -> None:
     from distill import pipeline
 
     plan = Plan(**sizes)
-    TrainConfig(seed=seed)  # refused before anything is written, as every other range
+    check_value(TrainConfig, "seed", seed)  # refused before anything is written
     pipeline.run_all(out_dir=out, seed=seed, device=device, quiet=quiet, echo=click.echo, plan=plan)
 
 

@@ -15,19 +15,31 @@ from markupsafe import Markup
 
 from distill.runs import WALL_CLOCK, Run
 
-EPOCH_COLUMNS = (
-    ("epoch", "epoch", "{:d}"),
-    ("step", "step", "{:d}"),
-    ("train_loss", "train loss", "{:.4f}"),
-    ("val_loss", "val loss", "{:.4f}"),
-    ("kl_loss", "KL", "{:.4f}"),
-    ("ce_loss", "CE", "{:.4f}"),
-    ("lr", "lr", "{:.2e}"),
-    ("tokens_seen", "tokens seen", "{:,d}"),
-    ("teacher_nll_of_samples", "teacher NLL of samples", "{:.4f}"),
-    ("on_policy_fraction", "sampled", "{:.0%}"),
-    ("tokens_per_second", "tokens/s", "{:,.0f}"),
-    ("wall_seconds", "wall s", "{:.1f}"),
+
+class Column(NamedTuple):
+    """An epoch record's field as the table shows it."""
+
+    key: str
+    title: str
+    fmt: str
+
+
+EPOCH_COLUMNS = tuple(
+    Column(*c)
+    for c in (
+        ("epoch", "epoch", "{:d}"),
+        ("step", "step", "{:d}"),
+        ("train_loss", "train loss", "{:.4f}"),
+        ("val_loss", "val loss", "{:.4f}"),
+        ("kl_loss", "KL", "{:.4f}"),
+        ("ce_loss", "CE", "{:.4f}"),
+        ("lr", "lr", "{:.2e}"),
+        ("tokens_seen", "tokens seen", "{:,d}"),
+        ("teacher_nll_of_samples", "teacher NLL of samples", "{:.4f}"),
+        ("on_policy_fraction", "sampled", "{:.0%}"),
+        ("tokens_per_second", "tokens/s", "{:,.0f}"),
+        ("wall_seconds", "wall s", "{:.1f}"),
+    )
 )
 OPTIONAL = {"teacher_nll_of_samples", "on_policy_fraction"}  # on-policy runs' columns
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -43,14 +55,6 @@ pre.sample { white-space: pre-wrap; background: #f8f8f8; border-left: 4px solid 
 .passed { color: #1a7f37; } .failed { color: #cf222e; }
 img { max-width: 100%; height: auto; }
 """
-
-
-class Column(NamedTuple):
-    """An epoch record's field as the table shows it."""
-
-    key: str
-    title: str
-    fmt: str
 
 
 def _printable(text: str) -> str:
@@ -70,9 +74,7 @@ def _cell(epoch: dict[str, Any], column: Column) -> str:
 
 def _columns(epochs: Sequence[dict[str, Any]]) -> list[Column]:
     """Every column, but an on-policy one only where some epoch records it."""
-    return [
-        Column(*c) for c in EPOCH_COLUMNS if c[0] not in OPTIONAL or any(c[0] in e for e in epochs)
-    ]
+    return [c for c in EPOCH_COLUMNS if c.key not in OPTIONAL or any(c.key in e for e in epochs)]
 
 
 def anchors(runs: Sequence[Run]) -> list[str]:

@@ -32,6 +32,7 @@ from distill.config import (
     SampleConfig,
     TrainConfig,
     as_dict,
+    check_value,
 )
 from distill.errors import (
     CheckpointMismatchError,
@@ -405,7 +406,8 @@ def evaluate(
     from distill import train as train_mod
 
     # every range is checked before a model is loaded
-    SampleConfig(samples=samples, seed=seed)
+    check_value(SampleConfig, "samples", samples)
+    check_value(SampleConfig, "seed", seed)
     policy = OnPolicyConfig(prompt_len=prompt_len, gen_len=gen_len)
     data_cfg = DataConfig(seq_len=seq_len, val_fraction=val_fraction)
     cfg = TrainConfig(eval_windows=eval_windows, batch_size=16)
